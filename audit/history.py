@@ -1,0 +1,68 @@
+"""History context: every historical row says who changed what, from where, and how.
+
+Every business model declares `history = tracked_history()`. The historical model then carries,
+besides the copied fields (the tenant among them), the actor, request id, IP address, user agent
+and action, filled from the current request or command context for every row.
+"""
+
+from django.db import models
+from django.dispatch import receiver
+from simple_history.models import HistoricalRecords
+from simple_history.signals import pre_create_historical_record
+
+from core.context import get_request_info
+
+
+class HistoryAction(models.TextChoices):
+    CREATE = "create"
+    UPDATE = "update"
+    DELETE = "delete"
+    SOFT_DELETE = "soft_delete"
+    RESTORE = "restore"
+
+
+_ACTION_BY_HISTORY_TYPE = {
+    "+": HistoryAction.CREATE,
+    "~": HistoryAction.UPDATE,
+    "-": HistoryAction.DELETE,
+}
+
+
+class HistoryContext(models.Model):
+    """Abstract base of every historical model."""
+
+    actor = models.CharField(max_length=150, blank=True, db_index=True)
+    request_id = models.CharField(max_length=128, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    action = models.CharField(max_length=16, choices=HistoryAction.choices)
+
+    class Meta:
+        abstract = True
+
+
+def _current_user(instance=None, request=None, **kwargs):
+    return get_request_info().user
+
+
+def tracked_history(**options):
+    """HistoricalRecords with the Ledgerline context fields; pass simple-history options on."""
+    return HistoricalRecords(bases=[HistoryContext], get_user=_current_user, **options)
+
+
+def set_history_action(instance, action):
+    """Make the next historical row of `instance` record `action` instead of create/update."""
+    instance._history_action = action
+
+
+@receiver(pre_create_historical_record)
+def fill_history_context(sender, instance, history_instance, **kwargs):
+    if not isinstance(history_instance, HistoryContext):
+        return
+    info = get_request_info()
+    history_instance.actor = info.actor or "system"
+    history_instance.request_id = info.request_id
+    history_instance.ip_address = info.ip_address
+    history_instance.user_agent = info.user_agent[:512]
+    action = instance.__dict__.pop("_history_action", None)
+    history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]

@@ -1,0 +1,27 @@
+from django import forms
+
+from core.context import get_current_tenant
+
+
+class TenantScopedModelForm(forms.ModelForm):
+    """Base ModelForm of tenant data, shared by the admin and the API.
+
+    The tenant is never a field for staff; it is set on the instance before validation so that
+    per-tenant uniqueness rules are checked by the form (a clear error) and not by the database
+    (an IntegrityError).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.tenant_id is None and "tenant" not in self.fields:
+            tenant = get_current_tenant()
+            if tenant is not None:
+                self.instance.tenant = tenant
+
+    def _get_validation_exclusions(self):
+        # Django skips constraints on fields missing from the form; the tenant is known,
+        # so keep it in so that UniqueConstraint(tenant, ...) is validated here.
+        exclusions = super()._get_validation_exclusions()
+        if self.instance.tenant_id is not None:
+            exclusions.discard("tenant")
+        return exclusions

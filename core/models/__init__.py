@@ -1,0 +1,16 @@
+from core.models.base import TenantScopedModel
+from core.models.idempotency import IdempotencyRecord
+from core.models.partner_keys import PartnerKey
+from core.models.softdelete import SoftDeleteModel, SoftDeleteQuerySet, live_unique
+from core.models.tenancy import StaffMembership, Tenant
+
+__all__ = [
+    "IdempotencyRecord",
+    "PartnerKey",
+    "SoftDeleteModel",
+    "SoftDeleteQuerySet",
+    "StaffMembership",
+    "Tenant",
+    "TenantScopedModel",
+    "live_unique",
+]

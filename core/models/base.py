@@ -1,0 +1,57 @@
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from core.context import get_current_tenant
+from core.scoping import TenantManager
+
+
+class TenantScopedModel(models.Model):
+    """Base of every row that belongs to a tenant.
+
+    `objects` is filtered to the current tenant and raises without one; `_base_manager`
+    (used by Django for saves and relations) never filters.
+    """
+
+    tenant = models.ForeignKey("core.Tenant", on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantManager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if self.tenant_id is None:
+            tenant = get_current_tenant()
+            if tenant is None:
+                raise ValidationError(
+                    {"tenant": "A tenant is required when saving in system scope."}
+                )
+            self.tenant = tenant
+        super().save(*args, **kwargs)
+
+    def clean(self):
+        super().clean()
+        self.check_same_tenant()
+
+    def check_same_tenant(self):
+        """Every tenant-scoped row this row points to must belong to the same tenant."""
+        errors = {}
+        for field in self._meta.concrete_fields:
+            if not field.is_relation or field.name == "tenant":
+                continue
+            if not issubclass(field.related_model, TenantScopedModel):
+                continue
+            related_id = getattr(self, field.attname)
+            if related_id is None or self.tenant_id is None:
+                continue
+            related_tenant = (
+                field.related_model._base_manager.filter(pk=related_id)
+                .values_list("tenant_id", flat=True)
+                .first()
+            )
+            if related_tenant is not None and related_tenant != self.tenant_id:
+                errors[field.name] = "Not found."
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,30 @@
+from django.db import models
+
+from core.models.base import TenantScopedModel
+
+
+class IdempotencyRecord(TenantScopedModel):
+    """The first response to a POST sent with an `Idempotency-Key`, replayed on retries.
+
+    Plumbing, not business data: no history (the business rows it created have their own).
+    """
+
+    key = models.CharField(max_length=255)
+    partner_key = models.ForeignKey(
+        "core.PartnerKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=500)
+    fingerprint = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True)
+    response_body = models.TextField(blank=True)
+    response_content_type = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_per_tenant")
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
+
+    def __str__(self):
+        return f"{self.method} {self.path} [{self.key}]"

@@ -1,0 +1,80 @@
+"""Tenant scoping for querysets: fail closed, resolved when the query runs.
+
+`Model.objects` of a tenant-scoped model hands out querysets marked "needs a tenant". The mark is
+resolved when the SQL is compiled (or the query is embedded as a subquery, or an update/delete
+runs): the current tenant's filter is added then, and with no tenant set `NoTenantError` is raised.
+Resolving late rather than in `get_queryset()` matters because Django builds querysets at import
+time (a ModelForm's foreign-key choices); those must pick up the tenant of the request that
+finally evaluates them, and must still raise when evaluated outside any tenant.
+"""
+
+from django.db import models
+from django.db.models import sql
+
+from core.context import get_current_tenant
+
+
+class TenantScopedQuery(sql.Query):
+    """A Query that adds the current tenant's filter once, right before it becomes SQL."""
+
+    tenant_scope_pending = False
+
+    def apply_tenant_scope(self):
+        if not self.tenant_scope_pending:
+            return
+        tenant = get_current_tenant()  # raises NoTenantError outside any scope
+        self.tenant_scope_pending = False
+        if tenant is not None and not self.combinator:
+            self.add_q(models.Q(tenant_id=tenant.pk))
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        self.apply_tenant_scope()
+        return super().get_compiler(using, connection, elide_empty)
+
+    def resolve_expression(self, query, *args, **kwargs):
+        # Used as a subquery (`__in=qs`, Subquery(qs), Exists(qs)): scope it before embedding.
+        self.apply_tenant_scope()
+        return super().resolve_expression(query, *args, **kwargs)
+
+
+class TenantQuerySet(models.QuerySet):
+    """Writes in bulk switch the Query class (UpdateQuery, DeleteQuery): scope them first."""
+
+    def _scope_now(self):
+        if isinstance(self.query, TenantScopedQuery):
+            self.query.apply_tenant_scope()
+
+    def update(self, **kwargs):
+        self._scope_now()
+        return super().update(**kwargs)
+
+    update.alters_data = True
+
+    def _update(self, values):
+        self._scope_now()
+        return super()._update(values)
+
+    _update.alters_data = True
+
+    def delete(self):
+        self._scope_now()
+        return super().delete()
+
+    delete.alters_data = True
+
+    def _raw_delete(self, using):
+        self._scope_now()
+        return super()._raw_delete(using)
+
+    _raw_delete.alters_data = True
+
+
+class TenantManager(models.Manager.from_queryset(TenantQuerySet)):
+    """The default manager of tenant data: only the current tenant's rows, or an error."""
+
+    def get_queryset(self):
+        query = TenantScopedQuery(self.model)
+        query.tenant_scope_pending = True
+        return self._queryset_class(
+            model=self.model, query=query, using=self._db, hints=self._hints
+        )
