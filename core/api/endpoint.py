@@ -1,0 +1,256 @@
+"""The base of every partner API view: auth, scopes, rate limit, JSON bodies, idempotency, errors.
+
+A view subclasses `ApiView` and decorates each method handler with `@operation(...)`, which
+both configures the request handling and documents the endpoint in the OpenAPI document:
+
+    class CustomerList(ApiView):
+        @operation(scope="customers:read", query_form=CustomerFilterForm, response=CUSTOMER,
+                   paginated=True, summary="List customers")
+        def get(self, request):
+            ...
+            return {"data": [...], "next_cursor": ...}
+
+A handler returns data (serialised as JSON with the operation's status), None (204), or a
+response; it raises `ApiError` (or Http404) for problems.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import Http404, HttpResponse, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from core.api.idempotency import run_idempotent
+from core.api.problems import ApiError, form_errors, problem_response, validation_error
+from core.api.ratelimit import check_rate_limit
+from core.api.schema import flatten_nested, form_schema
+from core.errors import ServiceError
+
+BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+@dataclass
+class Operation:
+    scope: str | None = None
+    summary: str = ""
+    description: str = ""
+    request_form: type | None = None
+    partial: bool = False
+    query_form: type | None = None
+    response: dict | None = None
+    status: int = 200
+    paginated: bool = False
+    errors: tuple = ()
+    auth: bool = True
+    idempotent: bool = False
+    tags: tuple = ()
+    extra: dict = field(default_factory=dict)
+
+
+def operation(**options):
+    def decorate(handler):
+        handler.operation = Operation(**options)
+        return handler
+
+    return decorate
+
+
+def _json_type_errors(schema, data, prefix=""):
+    """Reject values of the wrong JSON type and unknown fields before the form sees them."""
+    errors = {}
+    properties = schema.get("properties", {})
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in properties:
+            errors[name] = ["Unknown field."]
+            continue
+        prop = properties[key]
+        allowed = prop.get("anyOf", [prop])
+        if not any(_matches_type(option, value) for option in allowed):
+            expected = " or ".join(_type_name(option) for option in allowed)
+            errors[name] = [f"Must be {expected}."]
+        elif isinstance(value, dict):
+            errors.update(_json_type_errors(prop, value, prefix=f"{name}."))
+    return errors
+
+
+def _matches_type(schema, value):
+    expected = schema.get("type")
+    if expected is None:
+        return True
+    checks = {
+        "string": lambda v: isinstance(v, str),
+        "integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+        "boolean": lambda v: isinstance(v, bool),
+        "object": lambda v: isinstance(v, dict),
+        "array": lambda v: isinstance(v, list),
+        "null": lambda v: v is None,
+    }
+    return checks[expected](value)
+
+
+def _validation_messages(error):
+    if hasattr(error, "error_dict"):
+        return {
+            (field if field != "__all__" else "non_field_errors"): messages
+            for field, messages in error.message_dict.items()
+        }
+    return {"non_field_errors": error.messages}
+
+
+def _type_name(schema):
+    return {"null": "null", "object": "an object", "array": "a list"}.get(
+        schema.get("type"), f"a {schema.get('type')}"
+    )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ApiView(View):
+    """Bearer-key JSON endpoint. CSRF does not apply: no cookies authenticate it."""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return self._dispatch(request, *args, **kwargs)
+        except ApiError as error:
+            return error.response(request)
+
+    def _dispatch(self, request, *args, **kwargs):
+        method = request.method.lower()
+        handler = getattr(self, method, None) if method in self.http_method_names else None
+        op = getattr(handler, "operation", None)
+        if op is None:
+            allowed = ", ".join(self.allowed_methods())
+            raise ApiError(
+                405,
+                f"{request.method} is not allowed here. Allowed: {allowed}.",
+                headers={"Allow": allowed},
+            )
+        self.operation = op
+        rate_headers = self._authorize(request, op)
+        request.json = self._parse_body(request, op) if request.method in BODY_METHODS else {}
+        if request.method == "POST" and IDEMPOTENCY_HEADER in request.headers:
+            response = run_idempotent(
+                request,
+                request.headers[IDEMPOTENCY_HEADER],
+                lambda: self._respond(request, handler, op, args, kwargs),
+            )
+        else:
+            response = self._respond(request, handler, op, args, kwargs)
+        for name, value in rate_headers.items():
+            response[name] = value
+        return response
+
+    def allowed_methods(self):
+        return [
+            m.upper()
+            for m in self.http_method_names
+            if hasattr(getattr(self, m, None), "operation")
+        ]
+
+    def _authorize(self, request, op):
+        if not op.auth:
+            return {}
+        key = getattr(request, "partner_key", None)
+        if key is None:
+            rejected = getattr(request, "partner_key_error", None)
+            if rejected is not None:
+                raise ApiError(
+                    rejected.status,
+                    str(rejected),
+                    code="invalid-api-key",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
+            raise ApiError(
+                401,
+                "Send an API key as 'Authorization: Bearer <key>'.",
+                code="missing-api-key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if op.scope and not key.has_scope(op.scope):
+            raise ApiError(403, f"This API key lacks the '{op.scope}' scope.", code="missing-scope")
+        return check_rate_limit(key.pk)
+
+    def _parse_body(self, request, op):
+        content_length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.API_MAX_BODY_BYTES
+        if content_length.isdigit() and int(content_length) > limit:
+            raise ApiError(400, f"The body is larger than {limit} bytes.", code="body-too-large")
+        try:
+            raw = request.body
+        except RequestDataTooBig:
+            raise ApiError(
+                400, f"The body is larger than {limit} bytes.", code="body-too-large"
+            ) from None
+        if len(raw) > limit:
+            raise ApiError(400, f"The body is larger than {limit} bytes.", code="body-too-large")
+        if not raw.strip():
+            data = {}
+        else:
+            if request.content_type != "application/json":
+                raise ApiError(
+                    400,
+                    f"Send the body as 'Content-Type: application/json', not "
+                    f"'{request.content_type or 'none'}'.",
+                    code="unsupported-media-type",
+                )
+            try:
+                data = json.loads(raw)
+            except (UnicodeDecodeError, ValueError) as error:
+                raise ApiError(
+                    400, f"The body is not valid JSON: {error}.", code="malformed-json"
+                ) from None
+            if not isinstance(data, dict):
+                raise ApiError(400, "The body must be a JSON object.", code="malformed-json")
+        if op.request_form is not None:
+            schema = form_schema(op.request_form, partial=op.partial)
+            errors = _json_type_errors(schema, data)
+            if errors:
+                raise validation_error(errors)
+            data = flatten_nested(op.request_form, data)
+        return data
+
+    def _respond(self, request, handler, op, args, kwargs):
+        try:
+            result = handler(request, *args, **kwargs)
+        except ApiError as error:
+            return error.response(request)
+        except ServiceError as error:
+            return problem_response(error.status, str(error), code=error.code, request=request)
+        except ValidationError as error:
+            return validation_error(_validation_messages(error)).response(request)
+        except Http404 as error:
+            return problem_response(404, str(error) or "Not found.", request=request)
+        if isinstance(result, HttpResponse):
+            return result
+        if result is None:
+            return HttpResponse(status=204)
+        return JsonResponse(
+            result,
+            status=op.status,
+            encoder=DjangoJSONEncoder,
+            json_dumps_params={"ensure_ascii": False},
+        )
+
+    # --- helpers for handlers -----------------------------------------------------------------
+
+    def query(self, request, form_class, **form_kwargs):
+        """Validate the query string with `form_class`; 400 naming each bad parameter."""
+        data = request.GET.copy()
+        data.pop("limit", None)
+        data.pop("cursor", None)
+        form = form_class(data=data, **form_kwargs)
+        if not form.is_valid():
+            raise validation_error(form_errors(form))
+        return form.cleaned_data
+
+    def validate(self, form):
+        """Raise a 400 naming each field at fault unless `form` is valid; return it."""
+        if not form.is_valid():
+            raise validation_error(form_errors(form))
+        return form

@@ -1,0 +1,76 @@
+"""`Idempotency-Key` for any POST: the first response is stored and replayed on retries.
+
+The record is inserted in the same transaction as the work. A second request with the same key
+blocks on the unique index until the first commits, then finds the stored response and replays
+it; if the first rolled back, the second does the work. So two concurrent requests run it once.
+"""
+
+import hashlib
+
+from django.db import IntegrityError, transaction
+from django.http import HttpResponse
+
+from core.api.problems import ApiError
+from core.models import IdempotencyRecord
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+
+
+def fingerprint(request):
+    digest = hashlib.sha256()
+    for part in (request.method, request.path, request.body):
+        digest.update(part if isinstance(part, bytes) else part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _replay(record, request_fingerprint):
+    if record.fingerprint != request_fingerprint:
+        raise ApiError(
+            409,
+            "This Idempotency-Key was already used with a different request. Use a new key "
+            "for a new request.",
+            code="idempotency-key-reused",
+        )
+    response = HttpResponse(
+        record.response_body, status=record.status_code, content_type=record.response_content_type
+    )
+    response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def run_idempotent(request, key, work):
+    """Run `work()` (which returns a response) at most once per tenant and `key`."""
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise ApiError(
+            400,
+            f"{HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            code="validation-error",
+            errors={HEADER: ["Invalid key."]},
+        )
+    request_fingerprint = fingerprint(request)
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    key=key,
+                    partner_key=request.partner_key,
+                    method=request.method,
+                    path=request.path[:500],
+                    fingerprint=request_fingerprint,
+                )
+        except IntegrityError:
+            existing = IdempotencyRecord.objects.get(key=key)
+            return _replay(existing, request_fingerprint)
+        response = work()
+        if response.status_code >= 500:
+            # Not a result worth keeping: let the client retry with the same key.
+            transaction.set_rollback(True)
+            return response
+        record.status_code = response.status_code
+        record.response_body = response.content.decode()
+        record.response_content_type = response.get("Content-Type", "application/json")
+        record.save(update_fields=["status_code", "response_body", "response_content_type"])
+        return response

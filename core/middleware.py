@@ -1,0 +1,148 @@
+"""Per-request context: request id, client, timing and query counts; then the tenant."""
+
+import contextlib
+import logging
+import re
+import time
+import uuid
+
+from django.conf import settings
+from django.db import connection
+
+from core.context import (
+    RequestInfo,
+    actor_context,
+    actor_label,
+    request_info,
+    system_scope,
+    tenant_context,
+)
+from core.services import KeyRejected, authenticate_partner_key
+
+logger = logging.getLogger("ledgerline.request")
+slow_logger = logging.getLogger("ledgerline.slow_query")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
+API_PREFIX = "/api/"
+
+
+def client_ip(request):
+    """The client address, trusting X-Forwarded-For only as far back as our own proxies."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.TRUSTED_PROXY_COUNT
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return remote
+
+
+class QueryObserver:
+    """An execute_wrapper that counts queries and logs the slow ones."""
+
+    def __init__(self, slow_ms):
+        self.slow_ms = slow_ms
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        self.count += 1
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            if elapsed_ms >= self.slow_ms:
+                slow_logger.warning("slow query %.1fms: %s", elapsed_ms, sql[:2000])
+
+
+class RequestContextMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        supplied = request.headers.get(REQUEST_ID_HEADER, "")
+        request_id = supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+        request.request_id = request_id
+        info = RequestInfo(
+            request_id=request_id,
+            ip_address=client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:512],
+        )
+        observer = QueryObserver(settings.SLOW_QUERY_MS)
+        start = time.perf_counter()
+        with request_info(info), connection.execute_wrapper(observer):
+            response = self.get_response(request)
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            response[REQUEST_ID_HEADER] = request_id
+            logger.info(
+                "%s %s %s %.1fms queries=%d tenant=%s actor=%s",
+                request.method,
+                request.path,
+                response.status_code,
+                elapsed_ms,
+                observer.count,
+                getattr(request, "tenant_slug", "-"),
+                getattr(request, "actor", "-"),
+            )
+        return response
+
+
+class TenantMiddleware:
+    """Decides who is acting and for which tenant; undone in all cases when the request ends.
+
+    API requests: the bearer key's tenant (the view decides whether a key is required).
+    Everything else: the staff user's membership; a superuser without one acts in system scope.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with contextlib.ExitStack() as stack:
+            if request.path.startswith(API_PREFIX):
+                self._enter_partner(request, stack)
+            else:
+                self._enter_staff(request, stack)
+            return self.get_response(request)
+
+    def _enter_partner(self, request, stack):
+        request.partner_key = None
+        request.partner_key_error = None
+        header = request.headers.get("Authorization", "")
+        if not header:
+            return
+        scheme, _, raw_key = header.partition(" ")
+        if scheme.lower() != "bearer" or not raw_key.strip():
+            request.partner_key_error = KeyRejected(
+                "Send the API key as 'Authorization: Bearer <key>'."
+            )
+            return
+        try:
+            key = authenticate_partner_key(raw_key.strip())
+        except KeyRejected as rejected:
+            request.partner_key_error = rejected
+            return
+        request.partner_key = key
+        request.tenant = key.tenant
+        request.tenant_slug = key.tenant.slug
+        request.actor = actor_label(key)
+        stack.enter_context(tenant_context(key.tenant))
+        stack.enter_context(actor_context(actor=request.actor, partner_key=key))
+
+    def _enter_staff(self, request, stack):
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return
+        request.actor = actor_label(user)
+        stack.enter_context(actor_context(actor=request.actor, user=user))
+        membership = getattr(user, "staff_membership", None)
+        if membership is not None:
+            request.tenant = membership.tenant
+            request.tenant_slug = membership.tenant.slug
+            stack.enter_context(tenant_context(membership.tenant))
+        elif user.is_superuser:
+            request.tenant = None
+            request.tenant_slug = "*"
+            stack.enter_context(system_scope())
