@@ -1,0 +1,104 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test import Client
+
+from core.context import system_scope, tenant_context
+from core.services import issue_partner_key
+from tests.factories import StaffMembershipFactory, TenantFactory
+
+postgres_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(name="Harbour Savings", slug="harbour")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(name="Northwind Lending", slug="northwind")
+
+
+@pytest.fixture
+def in_tenant(tenant):
+    """Run the test body as the `tenant` (services and managers then see only its rows)."""
+    with tenant_context(tenant):
+        yield tenant
+
+
+@pytest.fixture
+def in_system_scope(db):
+    with system_scope():
+        yield
+
+
+class ApiClient:
+    """A test client that sends the bearer key and JSON bodies."""
+
+    def __init__(self, raw_key):
+        self.client = Client()
+        self.raw_key = raw_key
+
+    def _headers(self, headers):
+        base = {"Authorization": f"Bearer {self.raw_key}"} if self.raw_key else {}
+        return {**base, **(headers or {})}
+
+    def get(self, path, params=None, headers=None):
+        return self.client.get(path, params or {}, headers=self._headers(headers))
+
+    def _send(self, method, path, body, headers):
+        return getattr(self.client, method)(
+            path, body, content_type="application/json", headers=self._headers(headers)
+        )
+
+    def post(self, path, body=None, headers=None):
+        return self._send("post", path, body or {}, headers)
+
+    def patch(self, path, body=None, headers=None):
+        return self._send("patch", path, body or {}, headers)
+
+    def delete(self, path, headers=None):
+        return self.client.delete(path, headers=self._headers(headers))
+
+
+def make_api_client(tenant, scopes=("*",)):
+    with system_scope():
+        _key, raw_key = issue_partner_key(tenant=tenant, name="Test partner", scopes=list(scopes))
+    return ApiClient(raw_key)
+
+
+@pytest.fixture
+def api(tenant):
+    """An API client holding an all-scopes key of `tenant`."""
+    return make_api_client(tenant)
+
+
+@pytest.fixture
+def other_api(other_tenant):
+    return make_api_client(other_tenant)
+
+
+@pytest.fixture
+def staff_client(tenant):
+    """A logged-in back-office user of `tenant` with every domain permission."""
+    membership = StaffMembershipFactory(tenant=tenant, user__username="hana")
+    membership.user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=["core", "customers", "accounts", "lending", "audit"]
+        )
+    )
+    client = Client()
+    client.force_login(membership.user)
+    client.user = membership.user
+    return client

@@ -1,0 +1,87 @@
+import pytest
+
+pytestmark = pytest.mark.urls("tests.core.urls")
+
+KEYS = "/api/v1/test/keys"
+
+
+def _problem(response, status):
+    assert response.status_code == status, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status and body["title"] and body["type"]
+    assert body["request_id"] == response["X-Request-ID"]
+    return body
+
+
+def test_malformed_json_is_400(api):
+    response = api.client.post(
+        KEYS, "{not json", content_type="application/json", headers=api._headers(None)
+    )
+    assert "not valid JSON" in _problem(response, 400)["detail"]
+
+
+def test_json_that_is_not_an_object_is_400(api):
+    response = api.client.post(
+        KEYS, "[1, 2]", content_type="application/json", headers=api._headers(None)
+    )
+    _problem(response, 400)
+
+
+def test_wrong_content_type_is_400(api):
+    response = api.client.post(
+        KEYS, "name=x", content_type="application/x-www-form-urlencoded", headers=api._headers(None)
+    )
+    assert "application/json" in _problem(response, 400)["detail"]
+
+
+def test_oversized_body_is_400(api, settings):
+    settings.API_MAX_BODY_BYTES = 100
+    response = api.post(KEYS, {"name": "x" * 200})
+    assert "larger than 100 bytes" in _problem(response, 400)["detail"]
+
+
+def test_invalid_field_is_400_naming_the_field(api):
+    body = _problem(api.post(KEYS, {"name": ""}), 400)
+    assert list(body["errors"]) == ["name"]
+
+
+def test_wrong_json_type_and_unknown_field_are_named(api):
+    body = _problem(api.post(KEYS, {"name": 12, "colour": "red"}), 400)
+    assert body["errors"] == {"name": ["Must be a string."], "colour": ["Unknown field."]}
+
+
+def test_unknown_path_is_404_problem(api):
+    _problem(api.get("/api/v1/no-such-thing"), 404)
+
+
+def test_unknown_path_is_404_problem_with_debug_on(api, settings):
+    settings.DEBUG = True
+    _problem(api.get("/api/v1/no-such-thing"), 404)
+
+
+def test_wrong_method_is_405_with_allow(api):
+    response = api.delete("/api/v1/me")
+    _problem(response, 405)
+    assert response["Allow"] == "GET, HEAD"
+
+
+def test_exception_in_view_is_500_problem_without_internals(api):
+    response = api.get("/api/v1/test/boom", headers={"X-Request-ID": "req-12345678"})
+    body = _problem(response, 500)
+    assert body["request_id"] == "req-12345678"
+    assert "kaboom" not in response.content.decode()
+    assert "Traceback" not in response.content.decode()
+
+
+def test_request_id_is_generated_when_missing_or_invalid(api):
+    generated = api.get("/api/v1/me")["X-Request-ID"]
+    assert len(generated) == 32
+    assert api.get("/api/v1/me", headers={"X-Request-ID": "bad id\n"})["X-Request-ID"] != "bad id\n"
+    assert api.get("/api/v1/me", headers={"X-Request-ID": "abc-123-def"})["X-Request-ID"] == (
+        "abc-123-def"
+    )
+
+
+def test_trailing_slash_is_optional(api):
+    assert api.get("/api/v1/me/").status_code == 200

@@ -1,0 +1,91 @@
+import threading
+
+import pytest
+from django.db import close_old_connections
+
+from core.context import system_scope
+from core.models import IdempotencyRecord, PartnerKey
+from tests.conftest import ApiClient, make_api_client, postgres_only
+from tests.core import views
+
+pytestmark = pytest.mark.urls("tests.core.urls")
+
+KEYS = "/api/v1/test/keys"
+
+
+@pytest.fixture(autouse=True)
+def _reset_calls():
+    views.CALLS["work"] = 0
+
+
+def _created_keys(name):
+    with system_scope():
+        return PartnerKey.objects.filter(name=name).count()
+
+
+def test_replay_returns_first_response_without_redoing_work(api):
+    first = api.post(KEYS, {"name": "once"}, headers={"Idempotency-Key": "k-1"})
+    again = api.post(KEYS, {"name": "once"}, headers={"Idempotency-Key": "k-1"})
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json()
+    assert again["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first
+    assert views.CALLS["work"] == 1
+    assert _created_keys("once") == 1
+
+
+def test_same_key_with_another_body_is_409(api):
+    api.post(KEYS, {"name": "a"}, headers={"Idempotency-Key": "k-2"})
+    response = api.post(KEYS, {"name": "b"}, headers={"Idempotency-Key": "k-2"})
+    assert response.status_code == 409
+    assert response["Content-Type"] == "application/problem+json"
+    assert _created_keys("b") == 0
+
+
+def test_keys_are_per_tenant(api, other_api):
+    api.post(KEYS, {"name": "t1"}, headers={"Idempotency-Key": "shared"})
+    response = other_api.post(KEYS, {"name": "t1"}, headers={"Idempotency-Key": "shared"})
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response
+    assert views.CALLS["work"] == 2
+
+
+def test_validation_failure_is_replayed_too(api):
+    first = api.post(KEYS, {"name": ""}, headers={"Idempotency-Key": "k-3"})
+    again = api.post(KEYS, {"name": ""}, headers={"Idempotency-Key": "k-3"})
+    assert first.status_code == again.status_code == 400
+    assert again["Idempotent-Replayed"] == "true"
+
+
+def test_overlong_key_is_400(api):
+    response = api.post(KEYS, {"name": "x"}, headers={"Idempotency-Key": "k" * 256})
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["errors"]
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_key_do_the_work_once(tenant):
+    api = make_api_client(tenant)
+    barrier = threading.Barrier(4)
+    results = []
+
+    def call():
+        try:
+            barrier.wait()
+            response = ApiClient(api.raw_key).post(
+                KEYS, {"name": "race"}, headers={"Idempotency-Key": "race-1"}
+            )
+            results.append((response.status_code, response.get("Idempotent-Replayed", "")))
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=call) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(results) == [(201, ""), (201, "true"), (201, "true"), (201, "true")]
+    assert _created_keys("race") == 1
+    with system_scope():
+        assert IdempotencyRecord.objects.filter(key="race-1").count() == 1
