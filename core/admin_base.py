@@ -85,6 +85,9 @@ class SoftDeleteAdminMixin:
     actions = ["soft_delete_selected", "restore_selected"]
 
     def get_queryset(self, request):
+        match = getattr(request, "resolver_match", None)
+        if match is not None and match.url_name == "autocomplete":
+            return super().get_queryset(request)  # never offer a deleted row as a choice
         queryset = self.model.all_objects.get_queryset()
         ordering = self.get_ordering(request)
         return queryset.order_by(*ordering) if ordering else queryset

@@ -89,3 +89,24 @@ def test_concurrent_requests_with_one_key_do_the_work_once(tenant):
     assert _created_keys("race") == 1
     with system_scope():
         assert IdempotencyRecord.objects.filter(key="race-1").count() == 1
+
+
+def test_purge_command_removes_only_old_records(api, capsys):
+    from datetime import timedelta
+
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    api.post(KEYS, {"name": "old"}, headers={"Idempotency-Key": "old-key"})
+    api.post(KEYS, {"name": "new"}, headers={"Idempotency-Key": "new-key"})
+    with system_scope():
+        IdempotencyRecord.objects.filter(key="old-key").update(
+            created_at=timezone.now() - timedelta(hours=25)
+        )
+    call_command("purge_idempotency_records")
+    assert "1 record(s) deleted" in capsys.readouterr().out
+    with system_scope():
+        assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["new-key"]
+    # The purged key may now be used for a new request.
+    response = api.post(KEYS, {"name": "again"}, headers={"Idempotency-Key": "old-key"})
+    assert response.status_code == 201 and "Idempotent-Replayed" not in response
