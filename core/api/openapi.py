@@ -100,8 +100,13 @@ def _operation(op, method, view_class, path_params):
         "summary": op.summary,
         "tags": list(op.tags),
         "parameters": [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name, _converter in path_params
+            {
+                "name": name,
+                "in": "path",
+                "required": True,
+                "schema": {"type": "integer" if converter == "int" else "string"},
+            }
+            for name, converter in path_params
         ],
         "responses": _responses(op, bool(path_params)),
     }

@@ -24,13 +24,13 @@ def _base_schema(field):
         return {"type": "string", "enum": values}
     if isinstance(field, forms.BooleanField):
         return {"type": "boolean"}
+    if isinstance(field, forms.DecimalField):  # before IntegerField, its base class
+        # Money and percentages travel as decimal strings ("1250.00"), never as floats.
+        return {"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN}
     if isinstance(field, forms.IntegerField):
         schema = {"type": "integer"}
         _bounds(field, schema)
         return schema
-    if isinstance(field, forms.DecimalField):
-        # Money and percentages travel as decimal strings ("1250.00"), never as floats.
-        return {"type": "string", "format": "decimal", "pattern": DECIMAL_PATTERN}
     if isinstance(field, forms.DateTimeField):
         return {"type": "string", "format": "date-time"}
     if isinstance(field, forms.DateField):

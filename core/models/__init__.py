@@ -1,4 +1,5 @@
 from core.models.base import TenantScopedModel
+from core.models.counters import ReferenceCounter
 from core.models.idempotency import IdempotencyRecord
 from core.models.partner_keys import PartnerKey
 from core.models.softdelete import SoftDeleteModel, SoftDeleteQuerySet, live_unique
@@ -7,6 +8,7 @@ from core.models.tenancy import StaffMembership, Tenant
 __all__ = [
     "IdempotencyRecord",
     "PartnerKey",
+    "ReferenceCounter",
     "SoftDeleteModel",
     "SoftDeleteQuerySet",
     "StaffMembership",

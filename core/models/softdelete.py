@@ -56,14 +56,16 @@ class SoftDeleteModel(TenantScopedModel):
     def is_deleted(self):
         return self.deleted_at is not None
 
-    def soft_delete(self, *, by=None):
+    def soft_delete(self, *, by=None, also_save=()):
+        """Mark deleted (one history row, action soft_delete); `also_save` names other fields
+        changed on the instance to record in the same save."""
         if self.is_deleted:
             return
         self.deleted_at = timezone.now()
         self.deleted_by = actor_label(by)
         set_history_action(self, HistoryAction.SOFT_DELETE)
         with acting_as(by):
-            self.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+            self.save(update_fields=["deleted_at", "deleted_by", "updated_at", *also_save])
 
     soft_delete.alters_data = True
 
@@ -79,8 +81,12 @@ class SoftDeleteModel(TenantScopedModel):
     restore.alters_data = True
 
 
-def live_unique(*fields, name):
-    """A uniqueness rule among live rows only: a soft-deleted row never blocks a new one."""
+def live_unique(*fields, name, condition=None):
+    """A uniqueness rule among live rows only: a soft-deleted row never blocks a new one.
+
+    `condition` narrows it further (e.g. only rows with an email).
+    """
+    live = models.Q(deleted_at__isnull=True)
     return models.UniqueConstraint(
-        fields=fields, condition=models.Q(deleted_at__isnull=True), name=name
+        fields=fields, condition=live & condition if condition else live, name=name
     )

@@ -1,0 +1,183 @@
+"""Partner API of customers: parse, validate with the form, call a service or selector."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.forms.models import model_to_dict
+
+from core.api.endpoint import ApiView, operation
+from core.api.pagination import paginate
+from core.errors import RuleViolation
+from customers import selectors, services
+from customers.forms import (
+    BeneficialOwnerQueryForm,
+    CustomerFilterForm,
+    CustomerForm,
+    CustomerUpdateForm,
+    RelationshipForm,
+)
+from customers.models import Customer
+from customers.ownership import beneficial_owners
+from customers.serializers import (
+    CUSTOMER_SCHEMA,
+    HISTORY_EVENT_SCHEMA,
+    OWNERS_SCHEMA,
+    RELATIONSHIP_SCHEMA,
+    customer_json,
+    owner_json,
+    relationship_json,
+)
+
+TAGS = ("customers",)
+
+
+class CustomerList(ApiView):
+    @operation(
+        scope="customers:read",
+        summary="List or search customers",
+        query_form=CustomerFilterForm,
+        response=CUSTOMER_SCHEMA,
+        paginated=True,
+        tags=TAGS,
+    )
+    def get(self, request):
+        filters = self.query(request, CustomerFilterForm)
+        queryset = selectors.search_customers(**filters)
+        ordering = selectors.SEARCH_ORDERING if filters["q"] else selectors.LIST_ORDERING
+        rows, cursor = paginate(request, queryset, ordering=ordering)
+        return {"data": [customer_json(c) for c in rows], "next_cursor": cursor}
+
+    @operation(
+        scope="customers:write",
+        summary="Create a customer",
+        request_form=CustomerForm,
+        response=CUSTOMER_SCHEMA,
+        status=201,
+        idempotent=True,
+        tags=TAGS,
+    )
+    def post(self, request):
+        form = self.validate(CustomerForm(data=request.json))
+        return customer_json(services.create_customer(form=form, by=request.partner_key))
+
+
+class CustomerDetail(ApiView):
+    @operation(
+        scope="customers:read", summary="Read a customer", response=CUSTOMER_SCHEMA, tags=TAGS
+    )
+    def get(self, request, ref):
+        return customer_json(selectors.get_customer(ref))
+
+    @operation(
+        scope="customers:write",
+        summary="Update a customer (fields sent only; status and kyc_status by their rules)",
+        request_form=CustomerUpdateForm,
+        partial=True,
+        response=CUSTOMER_SCHEMA,
+        errors=(409,),
+        tags=TAGS,
+    )
+    def patch(self, request, ref):
+        customer = selectors.get_customer(ref)
+        current = model_to_dict(customer, fields=CustomerForm.Meta.fields)
+        form = self.validate(
+            CustomerUpdateForm(data={**current, **request.json}, instance=customer)
+        )
+        return customer_json(services.update_customer(form=form, by=request.partner_key))
+
+    @operation(
+        scope="customers:write",
+        summary="Soft-delete a customer",
+        status=204,
+        errors=(409,),
+        tags=TAGS,
+    )
+    def delete(self, request, ref):
+        services.soft_delete_customer(customer=selectors.get_customer(ref), by=request.partner_key)
+
+
+class RelationshipList(ApiView):
+    @operation(
+        scope="customers:read",
+        summary="Roles others hold towards this customer",
+        response=RELATIONSHIP_SCHEMA,
+        paginated=True,
+        tags=TAGS,
+    )
+    def get(self, request, ref):
+        customer = selectors.get_customer(ref)
+        rows, cursor = paginate(request, selectors.relationships_of(customer), ordering=("id",))
+        return {"data": [relationship_json(r) for r in rows], "next_cursor": cursor}
+
+    @operation(
+        scope="customers:write",
+        summary="Add a relationship: `related_customer` holds `type` towards this customer",
+        request_form=RelationshipForm,
+        response=RELATIONSHIP_SCHEMA,
+        status=201,
+        idempotent=True,
+        tags=TAGS,
+    )
+    def post(self, request, ref):
+        customer = selectors.get_customer(ref)
+        form = self.validate(RelationshipForm(data=request.json, customer=customer))
+        relationship = services.add_relationship(
+            customer=customer, form=form, by=request.partner_key
+        )
+        return relationship_json(relationship)
+
+
+class RelationshipDetail(ApiView):
+    @operation(
+        scope="customers:write",
+        summary="End (soft-delete) a relationship",
+        status=204,
+        errors=(409,),
+        tags=TAGS,
+    )
+    def delete(self, request, ref, relationship_id):
+        customer = selectors.get_customer(ref)
+        relationship = selectors.get_relationship(customer, relationship_id)
+        services.end_relationship(relationship=relationship, by=request.partner_key)
+
+
+class BeneficialOwners(ApiView):
+    @operation(
+        scope="customers:read",
+        summary="Ultimate beneficial owners through any depth of ownership",
+        query_form=BeneficialOwnerQueryForm,
+        response=OWNERS_SCHEMA,
+        errors=(422,),
+        tags=TAGS,
+    )
+    def get(self, request, ref):
+        threshold = self.query(request, BeneficialOwnerQueryForm)["threshold"]
+        company = selectors.get_customer(ref)
+        if company.type != Customer.Type.BUSINESS:
+            raise RuleViolation(f"{ref} is an individual; only a business has beneficial owners.")
+        owners = beneficial_owners(
+            company=company,
+            threshold=Decimal(settings.UBO_THRESHOLD_PERCENT) if threshold is None else threshold,
+        )
+        return {"data": [owner_json(owner) for owner in owners]}
+
+
+class CustomerHistory(ApiView):
+    @operation(
+        scope="customers:read",
+        summary="This customer's audit trail, newest first",
+        response=HISTORY_EVENT_SCHEMA,
+        paginated=True,
+        tags=TAGS,
+    )
+    def get(self, request, ref):
+        customer = selectors.get_customer(ref)
+        history = selectors.history_rows(customer)
+        rows, cursor = paginate(request, history, ordering=("-history_id",))
+        before_oldest = (
+            history.filter(history_id__lt=rows[-1].history_id).order_by("-history_id").first()
+            if rows
+            else None
+        )
+        events = selectors.history_events(rows, before_oldest)
+        return {"data": events, "next_cursor": cursor}

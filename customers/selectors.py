@@ -1,0 +1,137 @@
+"""Reads of customers: search, lookups by reference, relationships and history."""
+
+from django.db import connection
+from django.db.models import Case, FloatField, Q, Value, When
+from django.db.models.functions import Greatest
+from django.http import Http404
+
+from customers.models import Customer, CustomerRelationship, mask_national_id
+from customers.rules import active_relationships
+
+SEARCH_ORDERING = ("-rank", "-id")
+LIST_ORDERING = ("-created_at", "-id")
+
+
+def get_customer(reference, *, queryset=None):
+    """The current tenant's live customer with `reference`, or 404 (another tenant's too)."""
+    try:
+        return (queryset or Customer.objects).get(reference=reference)
+    except Customer.DoesNotExist:
+        raise Http404(f"No customer {reference}.") from None
+
+
+def search_customers(*, q="", status=None, kyc_status=None, type=None):
+    """Live customers matching the filters; with `q`, ranked best match first (`rank`).
+
+    PostgreSQL: trigram similarity on the names (GIN-indexed), so a misspelt name still
+    matches; exact reference, email, phone or national id rank highest. SQLite: containment.
+    """
+    queryset = Customer.objects.all()
+    if status:
+        queryset = queryset.filter(status=status)
+    if kyc_status:
+        queryset = queryset.filter(kyc_status=kyc_status)
+    if type:
+        queryset = queryset.filter(type=type)
+    q = (q or "").strip()
+    if not q:
+        return queryset
+    needle = q.lower()
+    # Each alternative is served by an index, so PostgreSQL can OR bitmap scans instead of
+    # reading the tenant's every row.
+    exact = (
+        Q(reference=q.upper()) | Q(email=needle) | Q(phone=q.replace(" ", "")) | Q(national_id=q)
+    )
+    exact_rank = Case(When(exact, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+
+        # Whole-name similarity catches a misspelt full name, word similarity a misspelt part;
+        # both operators (%, %>) are served by the GIN trigram index.
+        whole = TrigramSimilarity("search_name", Value(needle))
+        word = TrigramWordSimilarity(Value(needle), "search_name")
+        return queryset.annotate(
+            rank=Greatest(exact_rank, whole, word, output_field=FloatField())
+        ).filter(
+            exact
+            | Q(search_name__trigram_similar=needle)
+            | Q(search_name__trigram_word_similar=needle)
+            | Q(email__contains=needle)  # stored lower-case; LIKE uses the trigram index
+            | Q(reference__contains=q.upper())
+        )
+    contains = (
+        Q(search_name__contains=needle)
+        | Q(email__contains=needle)
+        | Q(reference__contains=q.upper())
+    )
+    partial_rank = Case(
+        When(contains, then=Value(0.5)), default=Value(0.0), output_field=FloatField()
+    )
+    return queryset.annotate(rank=Greatest(exact_rank, partial_rank)).filter(exact | contains)
+
+
+def relationships_of(customer):
+    """The roles others hold towards `customer`, still in force, with the holders joined."""
+    return (
+        active_relationships()
+        .filter(customer=customer)
+        .select_related("customer", "related_customer")
+        .order_by("id")
+    )
+
+
+def get_relationship(customer, relationship_id):
+    try:
+        return CustomerRelationship.objects.select_related("customer", "related_customer").get(
+            customer=customer, pk=relationship_id
+        )
+    except (CustomerRelationship.DoesNotExist, ValueError):
+        raise Http404("No such relationship.") from None
+
+
+def history_events(rows, before_oldest):
+    """Historical rows (newest first) as events with the fields each changed, old and new.
+
+    `before_oldest` is the row preceding the last of `rows` (or None), so every diff is
+    computed without a query per row.
+    """
+    events = []
+    for newer, older in zip(rows, [*rows[1:], before_oldest], strict=True):
+        events.append(
+            {
+                "id": newer.history_id,
+                "occurred_at": newer.history_date,
+                "action": newer.action,
+                "actor": newer.actor,
+                "request_id": newer.request_id,
+                "ip_address": newer.ip_address,
+                "changes": _changes(older, newer),
+            }
+        )
+    return events
+
+
+_SECRET_FIELDS = {"national_id": mask_national_id}
+_HIDDEN_FIELDS = {"search_name", "updated_at"}
+
+
+def _changes(older, newer):
+    fields = [
+        f.attname
+        for f in Customer._meta.concrete_fields
+        if f.attname not in _HIDDEN_FIELDS and f.attname not in {"id", "tenant_id"}
+    ]
+    changes = {}
+    for name in fields:
+        before = getattr(older, name) if older is not None else None
+        after = getattr(newer, name)
+        if before != after:
+            mask = _SECRET_FIELDS.get(name)
+            if mask:
+                before, after = mask(before or ""), mask(after or "")
+            changes[name] = [before, after]
+    return changes
+
+
+def history_rows(customer):
+    return Customer.history.filter(id=customer.pk, tenant_id=customer.tenant_id)

@@ -1,0 +1,188 @@
+"""Every write of customers and their relationships. Forms validate input; these apply it."""
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.context import acting_as, actor_label, get_current_tenant
+from core.errors import ConflictError, RuleViolation
+from core.references import next_reference
+from customers.blockers import closure_blockers
+from customers.models import Customer, CustomerRelationship
+from customers.rules import check_relationship
+
+Status = Customer.Status
+KycStatus = Customer.KycStatus
+
+# Where a customer may go from each status. Closed is final; blocked can be lifted.
+STATUS_TRANSITIONS = {
+    Status.PROSPECT: {Status.ACTIVE, Status.BLOCKED, Status.CLOSED},
+    Status.ACTIVE: {Status.DORMANT, Status.BLOCKED, Status.CLOSED},
+    Status.DORMANT: {Status.ACTIVE, Status.BLOCKED, Status.CLOSED},
+    Status.BLOCKED: {Status.ACTIVE, Status.CLOSED},
+    Status.CLOSED: set(),
+}
+
+LIFECYCLE_FIELDS = {"status", "kyc_status"}
+
+KYC_TRANSITIONS = {
+    KycStatus.PENDING: {KycStatus.VERIFIED, KycStatus.REJECTED},
+    KycStatus.VERIFIED: {KycStatus.EXPIRED, KycStatus.REJECTED},
+    KycStatus.REJECTED: {KycStatus.PENDING, KycStatus.VERIFIED},
+    KycStatus.EXPIRED: {KycStatus.PENDING, KycStatus.VERIFIED, KycStatus.REJECTED},
+}
+
+
+def _locked(customer):
+    return Customer.all_objects.select_for_update().get(pk=customer.pk)
+
+
+def _save_unique(instance, **save_kwargs):
+    """Save; a unique email taken concurrently becomes the form's field error."""
+    try:
+        with transaction.atomic():
+            instance.save(**save_kwargs)
+    except IntegrityError as error:
+        if "email" in str(error).lower():
+            raise ValidationError(
+                {"email": "Another customer already has this email address."}
+            ) from None
+        raise
+
+
+@transaction.atomic
+def create_customer(*, form, by=None):
+    """Create the customer a valid CustomerForm describes, with a fresh reference."""
+    customer = form.save(commit=False)
+    customer.tenant = customer.tenant if customer.tenant_id else get_current_tenant()
+    customer.reference = next_reference(
+        tenant=customer.tenant, prefix=Customer.REFERENCE_PREFIX, model=Customer
+    )
+    with acting_as(by):
+        _save_unique(customer)
+    return customer
+
+
+@transaction.atomic
+def update_customer(*, form, by=None):
+    """Apply a valid CustomerForm / CustomerUpdateForm, lifecycle fields through their rules."""
+    status = form.cleaned_data.get("status")
+    kyc_status = form.cleaned_data.get("kyc_status")
+    customer = form.save(commit=False)
+    if set(form.changed_data) - LIFECYCLE_FIELDS:  # no history row for a no-op
+        with acting_as(by):
+            _save_unique(customer)
+    if status and status != customer.status:
+        change_status(customer=customer, status=status, by=by)
+    if kyc_status and kyc_status != customer.kyc_status:
+        change_kyc_status(customer=customer, kyc_status=kyc_status, by=by)
+    return customer
+
+
+def _refuse_if_blocked(customer, doing):
+    reasons = closure_blockers(customer)
+    if reasons:
+        raise ConflictError(f"Cannot {doing} {customer.reference}: " + "; ".join(reasons) + ".")
+
+
+@transaction.atomic
+def change_status(*, customer, status, by=None):
+    current = _locked(customer)
+    if status == current.status:
+        return current
+    if status not in STATUS_TRANSITIONS[current.status]:
+        allowed = ", ".join(sorted(STATUS_TRANSITIONS[current.status])) or "none (closed is final)"
+        raise ConflictError(
+            f"{current.reference} cannot go from {current.status} to {status}. "
+            f"Allowed from {current.status}: {allowed}."
+        )
+    if status == Status.CLOSED:
+        _refuse_if_blocked(current, "close")
+    current.status = status
+    with acting_as(by):
+        current.save(update_fields=["status", "updated_at"])
+    customer.status = status
+    return current
+
+
+@transaction.atomic
+def change_kyc_status(*, customer, kyc_status, by=None):
+    current = _locked(customer)
+    if kyc_status == current.kyc_status:
+        return current
+    if kyc_status not in KYC_TRANSITIONS[current.kyc_status]:
+        raise ConflictError(
+            f"KYC of {current.reference} cannot go from {current.kyc_status} to {kyc_status}."
+        )
+    current.kyc_status = kyc_status
+    current.kyc_changed_at = timezone.now()
+    current.kyc_changed_by = actor_label(by)
+    with acting_as(by):
+        current.save(update_fields=["kyc_status", "kyc_changed_at", "kyc_changed_by", "updated_at"])
+    customer.kyc_status, customer.kyc_changed_at = current.kyc_status, current.kyc_changed_at
+    customer.kyc_changed_by = current.kyc_changed_by
+    return current
+
+
+@transaction.atomic
+def soft_delete_customer(*, customer, by=None):
+    current = _locked(customer)
+    if current.is_deleted:
+        return current
+    _refuse_if_blocked(current, "delete")
+    current.soft_delete(by=by)
+    return current
+
+
+@transaction.atomic
+def restore_customer(*, customer, by=None):
+    current = _locked(customer)
+    if not current.is_deleted:
+        return current
+    if current.email and Customer.objects.filter(email=current.email).exists():
+        raise ConflictError(
+            f"Cannot restore {current.reference}: another live customer now uses "
+            f"{current.email}. Change that customer's email first."
+        )
+    current.restore(by=by)
+    return current
+
+
+@transaction.atomic
+def add_relationship(*, customer, form, by=None):
+    """Add the relationship a valid RelationshipForm describes.
+
+    The company row is locked first, then the rules are checked again, so two concurrent
+    additions cannot together push direct ownership past 100 %.
+    """
+    company = _locked(customer)
+    relationship = form.save(commit=False)
+    relationship.customer = company
+    relationship.tenant_id = company.tenant_id
+    check_relationship(
+        customer=company,
+        related=relationship.related_customer,
+        role=relationship.type,
+        percentage=relationship.ownership_percentage,
+        started_on=relationship.started_on,
+        ended_on=relationship.ended_on,
+        exclude_pk=relationship.pk,
+    )
+    with acting_as(by):
+        relationship.save()
+    return relationship
+
+
+@transaction.atomic
+def end_relationship(*, relationship, by=None, on=None):
+    """End a relationship: it gets an end date (today unless given) and is soft-deleted."""
+    current = CustomerRelationship.all_objects.select_for_update().get(pk=relationship.pk)
+    if current.is_deleted:
+        raise ConflictError("This relationship has already ended.")
+    on = on or timezone.localdate()
+    if current.started_on and on < current.started_on:
+        raise RuleViolation("A relationship cannot end before it started.")
+    if current.ended_on is None or current.ended_on > on:
+        current.ended_on = on
+    current.soft_delete(by=by, also_save=["ended_on"])
+    return current
