@@ -232,4 +232,6 @@ LOGGING = {
 }
 
 SIMPLE_HISTORY_HISTORY_ID_USE_UUID = False
+# Staff see old versions but cannot revert to them: a revert would bypass the services' rules.
+SIMPLE_HISTORY_REVERT_DISABLED = True
 LOGIN_URL = "admin:login"

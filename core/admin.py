@@ -111,6 +111,13 @@ class IdempotencyRecordAdmin(TenantScopedAdmin):
     """Read-only: what a retried partner request will be answered with."""
 
     list_display = ["key", "method", "path", "status_code", "created_at"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser  # plumbing, for platform operators
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
     list_filter = ["method", "status_code"]
     search_fields = ["key", "path"]
 

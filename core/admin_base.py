@@ -1,8 +1,11 @@
 """Bases for every ModelAdmin of tenant data."""
 
+from itertools import pairwise
+
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.utils.translation import ngettext
+from django.contrib.admin.utils import model_ngettext, unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.context import in_system_scope
@@ -13,9 +16,53 @@ HISTORY_COLUMNS = ["action", "actor", "ip_address", "request_id"]
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
-    """Every object's history page shows who (actor), what (action) and from where (IP)."""
+    """Every object's history page shows who (actor), what (action) and from where (IP), and
+    what changed: every tracked field, lifecycle fields included, secrets masked.
+
+    History is shown only for objects the staff user may see (the tenant-scoped queryset);
+    reverting to an old version is off (`SIMPLE_HISTORY_REVERT_DISABLED`), since it would
+    bypass the services' rules.
+    """
 
     history_list_display = HISTORY_COLUMNS
+    history_masked_fields = {}  # field name -> function showing the value safely
+    history_hidden_fields = frozenset({"updated_at"})
+
+    def _require_visible(self, request, object_id):
+        if self.get_object(request, unquote(object_id)) is None:
+            raise Http404("No such object.")
+
+    def history_view(self, request, object_id, extra_context=None):
+        self._require_visible(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(self, request, object_id, version_id, extra_context=None):
+        self._require_visible(request, object_id)
+        if request.method == "POST":
+            # The library only hides the revert button; refuse the revert itself.
+            raise PermissionDenied("Reverting to an old version is disabled.")
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
+        # simple-history diffs only fields editable in forms; status, KYC and deletion are
+        # changed by services and are exactly what auditors look for, so diff every field.
+        records = list(historical_records)
+        for newer, older in pairwise(records):
+            newer.history_delta_changes = self.history_changes(older, newer)
+
+    def history_changes(self, older, newer):
+        changes = []
+        for field in newer.tracked_fields:
+            if field.name in self.history_hidden_fields:
+                continue
+            old, new = getattr(older, field.attname), getattr(newer, field.attname)
+            if old == new:
+                continue
+            mask = self.history_masked_fields.get(field.name)
+            if mask is not None:
+                old, new = mask(old or ""), mask(new or "")
+            changes.append({"field": field.verbose_name, "old": old, "new": new})
+        return changes
 
 
 class TenantScopedAdmin(HistoryAdmin):
@@ -119,9 +166,7 @@ class SoftDeleteAdminMixin:
                 refused.append(f"{obj}: {error}")
         if done:
             self.message_user(
-                request,
-                ngettext(f"{verb} %d row.", f"{verb} %d rows.", done) % done,
-                messages.SUCCESS,
+                request, f"{verb} {done} {model_ngettext(self.opts, done)}.", messages.SUCCESS
             )
         for message in refused:
             self.message_user(request, message, messages.ERROR)

@@ -1,27 +1,57 @@
-from django import forms
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.forms.models import BaseInlineFormSet
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_base import SoftDeleteAdminMixin, TenantScopedAdmin
-from core.errors import ServiceError
+from core.decimals import plain_decimal
 from customers import services
 from customers.forms import CustomerForm, RelationshipForm
-from customers.models import Customer, CustomerRelationship
+from customers.models import Customer, CustomerRelationship, mask_national_id
 from customers.ownership import beneficial_owners
-from customers.serializers import decimal_string
+from customers.rules import FULL_OWNERSHIP, direct_ownership_held
 
 
 class RelationshipInlineForm(RelationshipForm):
     """The API form, with the holder chosen by autocomplete instead of typed by reference."""
 
-    related_customer = forms.ModelChoiceField(queryset=Customer.objects.all())
+    related_customer = None  # back to the model's own field, which the admin autocompletes
+
+
+class RelationshipFormSet(BaseInlineFormSet):
+    """Rows that each pass alone may together exceed 100 % direct ownership: check the sum."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        in_formset = [f for f in self.forms if f.cleaned_data and f.cleaned_data.get("type")]
+        shown_pks = {f.instance.pk for f in in_formset if f.instance.pk}
+        today = timezone.localdate()
+        total = sum(
+            (
+                f.cleaned_data.get("ownership_percentage") or Decimal(0)
+                for f in in_formset
+                if f.cleaned_data["type"] in CustomerRelationship.OWNERSHIP_TYPES
+                and not (f.cleaned_data.get("ended_on") and f.cleaned_data["ended_on"] <= today)
+            ),
+            Decimal(0),
+        ) + direct_ownership_held(self.instance, exclude_pks=shown_pks)
+        if total > FULL_OWNERSHIP:
+            raise ValidationError(
+                f"Together these rows give {plain_decimal(total)}% direct ownership of "
+                f"{self.instance.reference}; at most 100% is possible."
+            )
 
 
 class RelationshipInline(admin.TabularInline):
     model = CustomerRelationship
     fk_name = "customer"
     form = RelationshipInlineForm
+    formset = RelationshipFormSet
     fields = ["type", "related_customer", "ownership_percentage", "started_on", "ended_on"]
     autocomplete_fields = ["related_customer"]
     extra = 0
@@ -48,6 +78,23 @@ def _bind_customer(form_class, customer):
         form_class.__init__(self, *args, customer=customer, **kwargs)
 
     return __init__
+
+
+def _status_action(status, description, verb):
+    """An admin action moving the selected customers to `status` through the service."""
+
+    def action(self, request, queryset):
+        self._apply(
+            request,
+            queryset,
+            lambda req, customer: services.change_status(
+                customer=customer, status=status, by=req.user
+            ),
+            verb,
+        )
+
+    action.__name__ = f"mark_{status}"
+    return admin.action(description=description)(action)
 
 
 @admin.register(Customer)
@@ -119,10 +166,13 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     actions = [
         "verify_kyc",
         "activate",
+        "mark_dormant",
         "block",
+        "close",
         "soft_delete_selected",
         "restore_selected",
     ]
+    history_masked_fields = {"national_id": mask_national_id}
 
     @admin.display(description="name", ordering="search_name")
     def display_name(self, obj):
@@ -146,7 +196,7 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
                 (
                     owner.customer.reference,
                     owner.customer.display_name,
-                    decimal_string(owner.effective_ownership),
+                    plain_decimal(owner.effective_ownership),
                     "; ".join(" → ".join(path) for path in owner.paths),
                 )
                 for owner in owners
@@ -157,6 +207,14 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             "<th>Paths (owner → company)</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    def get_fieldsets(self, request, obj=None):
+        """Only the sections that apply to this kind of customer, once it has one."""
+        hidden = {
+            Customer.Type.BUSINESS: {"Person"},
+            Customer.Type.INDIVIDUAL: {"Business", "Ultimate beneficial owners"},
+        }.get(obj.type if obj is not None else None, {"Ultimate beneficial owners"})
+        return [(name, opts) for name, opts in self.fieldsets if name not in hidden]
 
     def get_inlines(self, request, obj):
         return self.inlines if obj is not None else []
@@ -179,13 +237,17 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not CustomerRelationship:
             return super().save_formset(request, form, formset, change)
-        for inline_form in formset.forms:
-            if not inline_form.has_changed() or not inline_form.is_valid():
-                continue
-            if inline_form.instance.pk is None:
-                services.add_relationship(customer=form.instance, form=inline_form, by=request.user)
-            else:
-                inline_form.save()
+        # save(commit=False) also records new/changed objects for the admin's change message.
+        for relationship in formset.save(commit=False):
+            try:
+                if relationship.pk is None:
+                    services.add_relationship(
+                        customer=form.instance, relationship=relationship, by=request.user
+                    )
+                else:
+                    services.update_relationship(relationship=relationship, by=request.user)
+            except ValidationError as error:  # lost a race with a concurrent change
+                self.message_user(request, f"{relationship}: {error}", messages.ERROR)
         return None
 
     def soft_delete_object(self, request, obj):
@@ -194,49 +256,21 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def restore_object(self, request, obj):
         services.restore_customer(customer=obj, by=request.user)
 
-    def _each(self, request, queryset, apply, done):
-        changed = 0
-        for customer in queryset:
-            try:
-                apply(customer)
-                changed += 1
-            except (ServiceError, ValidationError) as error:
-                self.message_user(request, f"{customer.reference}: {error}", messages.ERROR)
-        if changed:
-            self.message_user(request, f"{done}: {changed} customer(s).", messages.SUCCESS)
-
     @admin.action(description="Mark KYC verified")
     def verify_kyc(self, request, queryset):
-        self._each(
+        self._apply(
             request,
             queryset,
-            lambda c: services.change_kyc_status(
-                customer=c, kyc_status=Customer.KycStatus.VERIFIED, by=request.user
+            lambda req, customer: services.change_kyc_status(
+                customer=customer, kyc_status=Customer.KycStatus.VERIFIED, by=req.user
             ),
-            "KYC verified",
+            "KYC verified for",
         )
 
-    @admin.action(description="Activate")
-    def activate(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda c: services.change_status(
-                customer=c, status=Customer.Status.ACTIVE, by=request.user
-            ),
-            "Activated",
-        )
-
-    @admin.action(description="Block")
-    def block(self, request, queryset):
-        self._each(
-            request,
-            queryset,
-            lambda c: services.change_status(
-                customer=c, status=Customer.Status.BLOCKED, by=request.user
-            ),
-            "Blocked",
-        )
+    activate = _status_action(Customer.Status.ACTIVE, "Activate", "Activated")
+    mark_dormant = _status_action(Customer.Status.DORMANT, "Mark dormant", "Marked dormant")
+    block = _status_action(Customer.Status.BLOCKED, "Block", "Blocked")
+    close = _status_action(Customer.Status.CLOSED, "Close", "Closed")
 
 
 @admin.register(CustomerRelationship)

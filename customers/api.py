@@ -122,7 +122,7 @@ class RelationshipList(ApiView):
         customer = selectors.get_customer(ref)
         form = self.validate(RelationshipForm(data=request.json, customer=customer))
         relationship = services.add_relationship(
-            customer=customer, form=form, by=request.partner_key
+            customer=customer, relationship=form.save(commit=False), by=request.partner_key
         )
         return relationship_json(relationship)
 

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from core.decimals import plain_decimal
 from customers.models import Customer, CustomerRelationship
 from customers.ownership import would_create_cycle
 
@@ -21,6 +22,17 @@ def active_relationships(on=None):
     return CustomerRelationship.objects.filter(
         Q(ended_on__isnull=True) | Q(ended_on__gt=on),
     )
+
+
+def direct_ownership_held(company, *, exclude_pks=()):
+    """The percentage of `company` its live, current shareholders hold directly."""
+    held = (
+        active_relationships()
+        .filter(customer=company, type__in=CustomerRelationship.OWNERSHIP_TYPES)
+        .exclude(pk__in=[pk for pk in exclude_pks if pk is not None])
+        .aggregate(total=Sum("ownership_percentage"))["total"]
+    )
+    return held or Decimal(0)
 
 
 def check_relationship(
@@ -45,8 +57,8 @@ def check_relationship(
             ).aggregate(total=Sum("ownership_percentage"))["total"] or Decimal(0)
             if held + percentage > FULL_OWNERSHIP:
                 errors["ownership_percentage"] = (
-                    f"{held}% of {customer.reference} is already held directly; adding "
-                    f"{percentage}% would exceed 100%."
+                    f"{plain_decimal(held)}% of {customer.reference} is already held directly; "
+                    f"adding {plain_decimal(percentage)}% would exceed 100%."
                 )
         if (
             related is not None

@@ -128,7 +128,8 @@ def _changes(older, newer):
         if before != after:
             mask = _SECRET_FIELDS.get(name)
             if mask:
-                before, after = mask(before or ""), mask(after or "")
+                before = mask(before) if before is not None else None
+                after = mask(after) if after is not None else None
             changes[name] = [before, after]
     return changes
 

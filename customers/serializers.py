@@ -1,6 +1,7 @@
 """Explicit JSON shapes of customers, relationships and owners, with their schemas."""
 
 from core.api.schema import DECIMAL_PATTERN
+from core.decimals import plain_decimal
 from customers.models import Customer, CustomerRelationship
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
@@ -8,14 +9,6 @@ _NULLABLE_STRING = {"type": ["string", "null"]}
 
 def _enum(choices):
     return {"type": "string", "enum": list(choices.values)}
-
-
-def decimal_string(value):
-    """An exact decimal as a plain string without insignificant zeros: 37.5, 60, 0.0001."""
-    if value is None:
-        return None
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def customer_json(customer):
@@ -79,7 +72,7 @@ def relationship_json(relationship):
         "type": relationship.type,
         "customer": relationship.customer.reference,
         "related_customer": relationship.related_customer.reference,
-        "ownership_percentage": decimal_string(relationship.ownership_percentage),
+        "ownership_percentage": plain_decimal(relationship.ownership_percentage),
         "started_on": relationship.started_on,
         "ended_on": relationship.ended_on,
     }
@@ -104,7 +97,7 @@ def owner_json(owner):
     return {
         "customer": owner.customer.reference,
         "name": owner.customer.display_name,
-        "effective_ownership": decimal_string(owner.effective_ownership),
+        "effective_ownership": plain_decimal(owner.effective_ownership),
         "paths": owner.paths,
     }
 

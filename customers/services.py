@@ -148,17 +148,7 @@ def restore_customer(*, customer, by=None):
     return current
 
 
-@transaction.atomic
-def add_relationship(*, customer, form, by=None):
-    """Add the relationship a valid RelationshipForm describes.
-
-    The company row is locked first, then the rules are checked again, so two concurrent
-    additions cannot together push direct ownership past 100 %.
-    """
-    company = _locked(customer)
-    relationship = form.save(commit=False)
-    relationship.customer = company
-    relationship.tenant_id = company.tenant_id
+def _check_rules(company, relationship):
     check_relationship(
         customer=company,
         related=relationship.related_customer,
@@ -168,6 +158,30 @@ def add_relationship(*, customer, form, by=None):
         ended_on=relationship.ended_on,
         exclude_pk=relationship.pk,
     )
+
+
+@transaction.atomic
+def add_relationship(*, customer, relationship, by=None):
+    """Add `relationship` (unsaved, from a valid RelationshipForm) to `customer`.
+
+    The company row is locked first, then the rules are checked again, so two concurrent
+    additions cannot together push direct ownership past 100 %.
+    """
+    company = _locked(customer)
+    relationship.customer = company
+    relationship.tenant_id = company.tenant_id
+    _check_rules(company, relationship)
+    with acting_as(by):
+        relationship.save()
+    return relationship
+
+
+@transaction.atomic
+def update_relationship(*, relationship, by=None):
+    """Save edits to an existing relationship (unsaved changes on `relationship`), re-checked
+    under the company's lock like an addition."""
+    company = _locked(relationship.customer)
+    _check_rules(company, relationship)
     with acting_as(by):
         relationship.save()
     return relationship

@@ -74,8 +74,20 @@ def problem_response(
 
 
 def form_errors(form):
-    """A bound form's errors as {field: [messages]}; form-wide errors under `non_field_errors`."""
+    """A bound form's errors as {field: [messages]}, named as the JSON body names them
+    (`address.country` for the form field `address_country`); form-wide errors under
+    `non_field_errors`."""
+    nested = getattr(form, "api_nested", {})
+
+    def json_name(field):
+        if field == "__all__":
+            return "non_field_errors"
+        for group, prefix in nested.items():
+            if field.startswith(prefix):
+                return f"{group}.{field[len(prefix) :]}"
+        return field
+
     return {
-        (field if field != "__all__" else "non_field_errors"): [str(e["message"]) for e in errs]
+        json_name(field): [str(e["message"]) for e in errs]
         for field, errs in form.errors.get_json_data().items()
     }

@@ -25,7 +25,9 @@ def add(company, **data):
     form = RelationshipForm(data=data, customer=company)
     if not form.is_valid():
         return form.errors
-    return services.add_relationship(customer=company, form=form, by="user:test")
+    return services.add_relationship(
+        customer=company, relationship=form.save(commit=False), by="user:test"
+    )
 
 
 def test_shareholder_added(acme, jane):
@@ -147,9 +149,9 @@ def test_service_rechecks_rules_under_lock(acme, jane, in_tenant):
         customer=acme,
     )
     assert first.is_valid() and second.is_valid()
-    services.add_relationship(customer=acme, form=first)
+    services.add_relationship(customer=acme, relationship=first.save(commit=False))
     with pytest.raises(ValidationError):
-        services.add_relationship(customer=acme, form=second)
+        services.add_relationship(customer=acme, relationship=second.save(commit=False))
     assert CustomerRelationship.objects.filter(customer=acme).count() == 1
 
 
