@@ -133,18 +133,23 @@ class ApiView(View):
             )
         self.operation = op
         rate_headers = self._authorize(request, op)
+        try:
+            response = self._handle(request, handler, op, args, kwargs)
+        except ApiError as error:
+            response = error.response(request)
+        for name, value in rate_headers.items():  # on every counted request, errors included
+            response[name] = value
+        return response
+
+    def _handle(self, request, handler, op, args, kwargs):
         request.json = self._parse_body(request, op) if request.method in BODY_METHODS else {}
         if request.method == "POST" and IDEMPOTENCY_HEADER in request.headers:
-            response = run_idempotent(
+            return run_idempotent(
                 request,
                 request.headers[IDEMPOTENCY_HEADER],
                 lambda: self._respond(request, handler, op, args, kwargs),
             )
-        else:
-            response = self._respond(request, handler, op, args, kwargs)
-        for name, value in rate_headers.items():
-            response[name] = value
-        return response
+        return self._respond(request, handler, op, args, kwargs)
 
     def allowed_methods(self):
         return [

@@ -22,3 +22,11 @@ def test_limits_are_per_key(api, other_api, limit_of_three):
     for _ in range(4):
         api.get("/api/v1/me")
     assert other_api.get("/api/v1/me").status_code == 200
+
+
+def test_refused_bodies_still_count_and_carry_the_headers(api, limit_of_three):
+    response = api.client.post(
+        "/api/v1/customers", "{oops", content_type="application/json", headers=api._headers(None)
+    )
+    assert response.status_code == 400
+    assert response["X-RateLimit-Remaining"] == "2"
