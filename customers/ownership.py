@@ -5,7 +5,8 @@ the person down to the company, of the product of the percentages along the path
 each route counts). Companies are only intermediate nodes; natural persons are the owners.
 
 All reachable shareholder edges are fetched in one query (a recursive CTE giving the reachable
-owner ids, embedded in an ORM query), whatever the depth; the paths are then walked in Python.
+owner ids, embedded in an ORM query), whatever the depth; the sums and paths are then computed in
+Python.
 """
 
 import datetime
@@ -21,10 +22,13 @@ from django.utils import timezone
 
 from customers.models import Customer, CustomerRelationship
 
-# Longest path walked, in shareholder edges. Real structures are a handful of levels deep; the
-# cap keeps a pathological (or corrupt) graph from exploding the number of paths. Owners found
-# only beyond it are not reported.
+# Longest path walked, in shareholder edges. Real structures are a handful of levels deep.
+# Owners found only beyond it are not reported.
 MAX_DEPTH = 25
+# Paths listed per owner, and steps spent looking for them: a layered structure of n levels of
+# two companies holding each other has 2^n paths, which no reader needs and no server can list.
+MAX_PATHS = 50
+MAX_PATH_STEPS = 20_000
 
 # Each percentage has at most 7 significant digits (max_digits=7), so a product along a path of
 # MAX_DEPTH edges needs at most 7 * MAX_DEPTH digits; with margin for the sums, and `Inexact`
@@ -39,58 +43,88 @@ class BeneficialOwner:
     customer: Customer  # an individual
     effective_ownership: Decimal  # percent, exact
     paths: list[list[str]]  # each a list of references from the owner down to the company
+    paths_truncated: bool = False  # True when more paths exist than were listed
 
 
 def beneficial_owners(*, company, threshold=None, on=None) -> list[BeneficialOwner]:
     """The individuals owning at least `threshold` percent of `company` (default
     `settings.UBO_THRESHOLD_PERCENT`) through shareholdings active on `on` (default today).
 
-    Largest ownership first, ties by reference.
+    Largest ownership first, ties by reference. The percentages are summed per company, once
+    each (the work grows with the number of edges, not of paths); the paths, which can grow
+    exponentially in a layered structure, are listed up to a budget.
     """
     threshold = _to_decimal(settings.UBO_THRESHOLD_PERCENT if threshold is None else threshold)
     edges_by_company = defaultdict(list)
     for edge in ownership_edges(company=company, on=on):
         edges_by_company[edge.customer_id].append(edge)
 
-    totals = defaultdict(Decimal)  # owner id -> summed fraction over all paths
-    paths = defaultdict(list)  # owner id -> paths, each references from owner down to company
-    people = {}  # owner id -> Customer
     with localcontext() as ctx:
         ctx.prec = _PRECISION
         ctx.traps[Inexact] = True
+        shares, people = _shares_by_person(company, edges_by_company)
+        owners = []
+        for pk, share in shares.items():
+            percent = _exact(share * _HUNDRED)
+            if percent >= threshold:
+                paths, truncated = _paths(company, pk, edges_by_company)
+                owners.append(BeneficialOwner(people[pk], percent, paths, truncated))
+    owners.sort(key=lambda o: (-o.effective_ownership, o.customer.reference))
+    return owners
 
-        # DFS upwards from the company. `on_path` holds the ids on the current path, so a path
-        # never visits a node twice: with a cycle in the data, the walk still ends.
-        def walk(node_id, fraction, refs, on_path, depth):
-            if depth >= MAX_DEPTH:
-                return
+
+def _shares_by_person(company, edges_by_company):
+    """{person id: fraction of `company` held through every path}, and the people by id.
+
+    Memoised per company; an edge back into a company on the current walk (a cycle in the
+    data, which the services refuse) is not followed, so the walk always ends.
+    """
+    memo, people = {}, {}
+
+    def held(node_id, on_walk):
+        if node_id in memo:
+            return memo[node_id]
+        result = defaultdict(Decimal)
+        if len(on_walk) <= MAX_DEPTH:
             for edge in edges_by_company.get(node_id, ()):
-                owner = edge.related_customer
-                if owner.pk in on_path:
-                    continue
-                path_fraction = fraction * (edge.ownership_percentage / _HUNDRED)
-                path_refs = [owner.reference, *refs]
+                owner, fraction = edge.related_customer, edge.ownership_percentage / _HUNDRED
                 if owner.type == Customer.Type.INDIVIDUAL:
                     # A person is an end owner: shares held *in* a person are not followed.
                     people[owner.pk] = owner
-                    totals[owner.pk] += path_fraction
-                    paths[owner.pk].append(path_refs)
-                else:
-                    walk(owner.pk, path_fraction, path_refs, on_path | {owner.pk}, depth + 1)
+                    result[owner.pk] += fraction
+                elif owner.pk not in on_walk:
+                    for person, share in held(owner.pk, on_walk | {owner.pk}).items():
+                        result[person] += fraction * share
+        memo[node_id] = result
+        return result
 
-        walk(company.pk, Decimal(1), [company.reference], frozenset({company.pk}), 0)
+    return held(company.pk, frozenset({company.pk})), people
 
-        owners = [
-            BeneficialOwner(
-                customer=person,
-                effective_ownership=_exact(totals[pk] * _HUNDRED),
-                paths=sorted(paths[pk]),
-            )
-            for pk, person in people.items()
-        ]
-    owners = [o for o in owners if o.effective_ownership >= threshold]
-    owners.sort(key=lambda o: (-o.effective_ownership, o.customer.reference))
-    return owners
+
+def _paths(company, person_id, edges_by_company):
+    """The paths (references, owner first) by which `person_id` holds `company`, at most
+    MAX_PATHS of them, found within MAX_PATH_STEPS steps; and whether the list is cut short."""
+    found, steps, truncated = [], 0, False
+
+    def walk(node_id, refs, on_path):
+        nonlocal steps, truncated
+        for edge in edges_by_company.get(node_id, ()):
+            steps += 1
+            if len(found) >= MAX_PATHS or steps > MAX_PATH_STEPS:
+                truncated = True
+                return
+            owner = edge.related_customer
+            if owner.pk == person_id:
+                found.append([owner.reference, *refs])
+            elif (
+                owner.type == Customer.Type.BUSINESS
+                and owner.pk not in on_path
+                and len(on_path) <= MAX_DEPTH
+            ):
+                walk(owner.pk, [owner.reference, *refs], on_path | {owner.pk})
+
+    walk(company.pk, [company.reference], frozenset({company.pk}))
+    return sorted(found), truncated
 
 
 def ownership_edges(*, company, on=None) -> list[CustomerRelationship]:

@@ -99,6 +99,7 @@ def owner_json(owner):
         "name": owner.customer.display_name,
         "effective_ownership": plain_decimal(owner.effective_ownership),
         "paths": owner.paths,
+        "paths_truncated": owner.paths_truncated,
     }
 
 
@@ -118,6 +119,10 @@ OWNERS_SCHEMA = {
                     "paths": {
                         "type": "array",
                         "items": {"type": "array", "items": {"type": "string"}},
+                    },
+                    "paths_truncated": {
+                        "type": "boolean",
+                        "description": "More paths exist than are listed (at most 50).",
                     },
                 },
             },

@@ -214,6 +214,7 @@ def test_beneficial_owners_endpoint(api, tenant):
             "name": jane.display_name,
             "effective_ownership": "37.5",
             "paths": [[jane.reference, holding.reference, target.reference]],
+            "paths_truncated": False,
         }
     ]
     everyone = api.get(url, {"threshold": "5"}).json()["data"]

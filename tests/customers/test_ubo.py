@@ -10,6 +10,7 @@ from django.utils import timezone
 from customers.models import CustomerRelationship
 from customers.ownership import (
     MAX_DEPTH,
+    MAX_PATHS,
     beneficial_owners,
     ownership_edges,
     would_create_cycle,
@@ -319,8 +320,20 @@ def test_query_count_does_not_grow_with_depth(
         assert would_create_cycle(company=target, owner=owners[0].customer) is False
 
     assert len(owners) == width
-    assert all(len(o.paths) == width ** (levels - 1) for o in owners)
+    expected_paths = width ** (levels - 1)
+    assert all(len(o.paths) == min(expected_paths, MAX_PATHS) for o in owners)
+    assert all(o.paths_truncated == (expected_paths > MAX_PATHS) for o in owners)
     assert all(len(path) == levels + 2 for o in owners for path in o.paths)
+
+
+def test_exponentially_many_paths_cost_linear_work(in_tenant, django_assert_max_num_queries):
+    """20 layers of two companies each owning half of both below: 2^19 paths per owner. The
+    sums stay exact and the listed paths stop at the budget instead of taking the server down."""
+    target = build_layers(in_tenant, "X", 20, 2)
+    with django_assert_max_num_queries(3):
+        owners = beneficial_owners(company=target)
+    assert [o.effective_ownership for o in owners] == [Decimal(50), Decimal(50)]
+    assert all(o.paths_truncated and len(o.paths) == MAX_PATHS for o in owners)
 
 
 def test_beneficial_owners_of_company_without_shareholders(in_tenant):
