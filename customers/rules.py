@@ -40,6 +40,8 @@ def check_relationship(
 ):
     """Raise ValidationError naming the field at fault, or return None."""
     errors = {}
+    if related is not None and related.tenant_id != customer.tenant_id:
+        raise ValidationError({"related_customer": "No customer with this reference."})
     if related is not None and related.pk == customer.pk:
         errors["related_customer"] = "A customer cannot hold a role towards itself."
     if started_on and ended_on and ended_on < started_on:

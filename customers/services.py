@@ -1,15 +1,19 @@
 """Every write of customers and their relationships. Forms validate input; these apply it."""
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.context import acting_as, actor_label, get_current_tenant
-from core.errors import ConflictError, RuleViolation
+from core.errors import ConflictError
 from core.references import next_reference
 from customers.blockers import closure_blockers
 from customers.models import Customer, CustomerRelationship
 from customers.rules import check_relationship
+
+# First key of the advisory lock taken while shareholdings change (the second is the tenant).
+OWNERSHIP_LOCK_NAMESPACE = 7_201_001
 
 Status = Customer.Status
 KycStatus = Customer.KycStatus
@@ -66,17 +70,24 @@ def create_customer(*, form, by=None):
 @transaction.atomic
 def update_customer(*, form, by=None):
     """Apply a valid CustomerForm / CustomerUpdateForm, lifecycle fields through their rules."""
+    # Apply only the fields the form changed, to the row as it is now (locked): a concurrent
+    # block, KYC change or delete must not be written back over with what the form read.
+    current = _locked(form.instance)
+    if current.is_deleted:
+        raise ConflictError(f"{current.reference} is deleted; restore it before editing.")
+    changed = [name for name in form.changed_data if name not in LIFECYCLE_FIELDS]
+    for name in changed:
+        setattr(current, name, form.cleaned_data[name])
+    if changed:  # no history row for a no-op
+        with acting_as(by):
+            _save_unique(current, update_fields=[*changed, "search_name", "updated_at"])
     status = form.cleaned_data.get("status")
     kyc_status = form.cleaned_data.get("kyc_status")
-    customer = form.save(commit=False)
-    if set(form.changed_data) - LIFECYCLE_FIELDS:  # no history row for a no-op
-        with acting_as(by):
-            _save_unique(customer)
-    if status and status != customer.status:
-        change_status(customer=customer, status=status, by=by)
-    if kyc_status and kyc_status != customer.kyc_status:
-        change_kyc_status(customer=customer, kyc_status=kyc_status, by=by)
-    return customer
+    if status and status != current.status:
+        change_status(customer=current, status=status, by=by)
+    if kyc_status and kyc_status != current.kyc_status:
+        change_kyc_status(customer=current, kyc_status=kyc_status, by=by)
+    return current
 
 
 def _refuse_if_blocked(customer, doing):
@@ -130,6 +141,13 @@ def soft_delete_customer(*, customer, by=None):
     if current.is_deleted:
         return current
     _refuse_if_blocked(current, "delete")
+    # A deleted customer holds no roles and no one holds roles towards it any more: its
+    # relationships end today (restoring the customer does not revive them).
+    involved = CustomerRelationship.objects.filter(
+        Q(customer=current) | Q(related_customer=current)
+    )
+    for relationship in involved:
+        end_relationship(relationship=relationship, by=by)
     current.soft_delete(by=by)
     return current
 
@@ -148,6 +166,14 @@ def restore_customer(*, customer, by=None):
     return current
 
 
+def _lock_company(company, relationship):
+    """Lock what the relationship rules read: the ownership graph of the tenant (advisory lock,
+    first, so that no two requests wait for each other's row locks), then the company row."""
+    if relationship.type in CustomerRelationship.OWNERSHIP_TYPES:
+        _serialise_ownership_changes(company.tenant_id)
+    return _locked(company)
+
+
 def _check_rules(company, relationship):
     check_relationship(
         customer=company,
@@ -160,6 +186,17 @@ def _check_rules(company, relationship):
     )
 
 
+def _serialise_ownership_changes(tenant_id):
+    """Two shareholdings added at once (A owns B, B owns A) each pass the cycle check alone:
+    on PostgreSQL, a per-tenant advisory lock makes them take turns until commit. SQLite
+    serialises all writers anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [OWNERSHIP_LOCK_NAMESPACE, tenant_id]
+            )
+
+
 @transaction.atomic
 def add_relationship(*, customer, relationship, by=None):
     """Add `relationship` (unsaved, from a valid RelationshipForm) to `customer`.
@@ -167,7 +204,7 @@ def add_relationship(*, customer, relationship, by=None):
     The company row is locked first, then the rules are checked again, so two concurrent
     additions cannot together push direct ownership past 100 %.
     """
-    company = _locked(customer)
+    company = _lock_company(customer, relationship)
     relationship.customer = company
     relationship.tenant_id = company.tenant_id
     _check_rules(company, relationship)
@@ -180,7 +217,7 @@ def add_relationship(*, customer, relationship, by=None):
 def update_relationship(*, relationship, by=None):
     """Save edits to an existing relationship (unsaved changes on `relationship`), re-checked
     under the company's lock like an addition."""
-    company = _locked(relationship.customer)
+    company = _lock_company(relationship.customer, relationship)
     _check_rules(company, relationship)
     with acting_as(by):
         relationship.save()
@@ -195,8 +232,8 @@ def end_relationship(*, relationship, by=None, on=None):
         raise ConflictError("This relationship has already ended.")
     on = on or timezone.localdate()
     if current.started_on and on < current.started_on:
-        raise RuleViolation("A relationship cannot end before it started.")
-    if current.ended_on is None or current.ended_on > on:
-        current.ended_on = on
-    current.soft_delete(by=by, also_save=["ended_on"])
+        current.soft_delete(by=by)  # never started: cancelled, with no end date to record
+    else:
+        current.ended_on = min(current.ended_on or on, on)
+        current.soft_delete(by=by, also_save=["ended_on"])
     return current

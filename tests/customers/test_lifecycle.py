@@ -96,3 +96,31 @@ def test_restore_refused_when_email_was_taken_meanwhile(in_tenant):
     CustomerFactory(tenant=in_tenant, email="x@example.com")
     with pytest.raises(ConflictError, match=r"x@example\.com"):
         services.restore_customer(customer=old)
+
+
+def test_edit_prepared_before_a_block_does_not_undo_it(customer):
+    """A form read before a concurrent block/delete writes only the fields it changed."""
+    from django.forms.models import model_to_dict
+
+    from customers.forms import CustomerUpdateForm
+
+    data = {**model_to_dict(customer, fields=CustomerUpdateForm.Meta.fields), "first_name": "New"}
+    form = CustomerUpdateForm(data=data, instance=customer)
+    assert form.is_valid(), form.errors
+    services.change_status(customer=customer, status=S.BLOCKED)
+    services.update_customer(form=form)
+    customer.refresh_from_db()
+    assert (customer.first_name, customer.status) == ("New", S.BLOCKED)
+
+
+def test_deleted_customer_cannot_be_edited(customer):
+    from django.forms.models import model_to_dict
+
+    from customers.forms import CustomerUpdateForm
+
+    data = {**model_to_dict(customer, fields=CustomerUpdateForm.Meta.fields), "first_name": "New"}
+    form = CustomerUpdateForm(data=data, instance=customer)
+    assert form.is_valid()
+    services.soft_delete_customer(customer=customer)
+    with pytest.raises(ConflictError, match="restore it"):
+        services.update_customer(form=form)

@@ -8,6 +8,7 @@ from core.errors import ConflictError
 from customers import services
 from customers.forms import RelationshipForm
 from customers.models import CustomerRelationship
+from tests.conftest import postgres_only
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
 
@@ -162,3 +163,58 @@ def test_end_relationship_soft_deletes_with_end_date(acme, jane):
     assert ended.history.latest().action == "soft_delete"
     with pytest.raises(ConflictError):
         services.end_relationship(relationship=ended)
+
+
+def test_deleting_a_customer_ends_its_relationships(acme, jane):
+    add(acme, type="shareholder", related_customer=jane.reference, ownership_percentage="60")
+    services.soft_delete_customer(customer=jane, by="user:test")
+    assert not CustomerRelationship.objects.filter(customer=acme).exists()
+    ended = CustomerRelationship.deleted_objects.get(customer=acme)
+    assert ended.ended_on is not None
+
+
+def test_service_refuses_another_tenants_customer(acme, other_tenant):
+    with tenant_context(other_tenant):
+        foreign = CustomerFactory(tenant=other_tenant)
+    relationship = CustomerRelationship(type="director", related_customer=foreign)
+    with pytest.raises(ValidationError, match="No customer with this reference"):
+        services.add_relationship(customer=acme, relationship=relationship)
+
+
+def test_ending_a_relationship_that_never_started_cancels_it(acme, jane):
+    rel = add(acme, type="director", related_customer=jane.reference, started_on="2099-01-01")
+    cancelled = services.end_relationship(relationship=rel)
+    assert cancelled.is_deleted and cancelled.ended_on is None
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_opposite_shareholdings_cannot_form_a_cycle(tenant):
+    import threading
+
+    from django.db import close_old_connections
+
+    with tenant_context(tenant):
+        a, b = BusinessFactory(tenant=tenant), BusinessFactory(tenant=tenant)
+    barrier, outcomes = threading.Barrier(2), []
+
+    def own(company, owner):
+        try:
+            with tenant_context(tenant):
+                barrier.wait()
+                rel = CustomerRelationship(
+                    type="shareholder", related_customer=owner, ownership_percentage=Decimal(10)
+                )
+                services.add_relationship(customer=company, relationship=rel)
+                outcomes.append("saved")
+        except ValidationError:
+            outcomes.append("refused")
+        finally:
+            close_old_connections()
+
+    threads = [threading.Thread(target=own, args=pair) for pair in ((a, b), (b, a))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["refused", "saved"]
