@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group, User
 from django.utils.html import format_html
 
 from core.admin_base import HistoryAdmin, TenantScopedAdmin
@@ -9,8 +11,43 @@ from core.models.partner_keys import ALL_SCOPES, API_SCOPES
 from core.services import issue_partner_key, revoke_partner_key
 
 
+class PlatformOnlyMixin:
+    """Objects that span tenants (tenants, memberships, users, groups, plumbing): superusers
+    only, whatever permissions a tenant's staff user holds, so staff cannot move themselves
+    to another bank or grant themselves more."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request, *args):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+admin.site.unregister(User)
+admin.site.unregister(Group)
+
+
+@admin.register(User)
+class PlatformUserAdmin(PlatformOnlyMixin, UserAdmin):
+    pass
+
+
+@admin.register(Group)
+class PlatformGroupAdmin(PlatformOnlyMixin, GroupAdmin):
+    pass
+
+
 @admin.register(Tenant)
-class TenantAdmin(HistoryAdmin):
+class TenantAdmin(PlatformOnlyMixin, HistoryAdmin):
     list_display = ["name", "slug", "status", "default_currency", "created_at"]
     list_filter = ["status", "default_currency"]
     search_fields = ["name", "slug"]
@@ -21,15 +58,12 @@ class TenantAdmin(HistoryAdmin):
 
 
 @admin.register(StaffMembership)
-class StaffMembershipAdmin(HistoryAdmin):
+class StaffMembershipAdmin(PlatformOnlyMixin, HistoryAdmin):
     list_display = ["user", "tenant", "created_at"]
     list_filter = ["tenant"]
     search_fields = ["user__username", "user__email", "tenant__name"]
     autocomplete_fields = ["user", "tenant"]
     list_select_related = ["user", "tenant"]
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser  # who works for which bank is the platform's business
 
 
 class PartnerKeyForm(TenantScopedModelForm):
@@ -107,16 +141,10 @@ class PartnerKeyAdmin(TenantScopedAdmin):
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(TenantScopedAdmin):
+class IdempotencyRecordAdmin(PlatformOnlyMixin, TenantScopedAdmin):
     """Read-only: what a retried partner request will be answered with."""
 
     list_display = ["key", "method", "path", "status_code", "created_at"]
-
-    def has_module_permission(self, request):
-        return request.user.is_superuser  # plumbing, for platform operators
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser
 
     list_filter = ["method", "status_code"]
     search_fields = ["key", "path"]

@@ -171,7 +171,13 @@ class SoftDeleteAdminMixin:
         for message in refused:
             self.message_user(request, message, messages.ERROR)
 
-    @admin.action(description="Soft delete selected rows")
+    def has_soft_delete_permission(self, request):
+        """Soft delete and restore are changes: they need the model's change permission (asked
+        of the user directly, since an admin may refuse its edit form to everyone)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    @admin.action(description="Soft delete selected rows", permissions=["soft_delete"])
     def soft_delete_selected(self, request, queryset):
         self._apply(
             request,
@@ -180,7 +186,7 @@ class SoftDeleteAdminMixin:
             "Soft-deleted",
         )
 
-    @admin.action(description="Restore selected rows")
+    @admin.action(description="Restore selected rows", permissions=["soft_delete"])
     def restore_selected(self, request, queryset):
         self._apply(
             request, queryset.filter(deleted_at__isnull=False), self.restore_object, "Restored"

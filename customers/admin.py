@@ -292,13 +292,18 @@ class CustomerRelationshipAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     ]
     list_select_related = ["customer", "related_customer"]
     autocomplete_fields = ["customer", "related_customer"]
-    readonly_fields = ["customer", "related_customer", "type", "ownership_percentage"]
     actions = ["end_selected", "restore_selected"]
 
     def has_add_permission(self, request):
-        return False  # added from the customer page, where the rules are checked
+        return False  # added and edited from the customer page, where the rules are checked
 
-    @admin.action(description="End selected relationships (today)")
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def restore_object(self, request, obj):
+        services.restore_relationship(relationship=obj, by=request.user)
+
+    @admin.action(description="End selected relationships (today)", permissions=["soft_delete"])
     def end_selected(self, request, queryset):
         self._apply(
             request,

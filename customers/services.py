@@ -225,6 +225,18 @@ def update_relationship(*, relationship, by=None):
 
 
 @transaction.atomic
+def restore_relationship(*, relationship, by=None):
+    """Undo a soft delete, if the relationship still fits the rules (it may be in force again
+    when it had been cancelled before it started)."""
+    current = CustomerRelationship.all_objects.select_for_update().get(pk=relationship.pk)
+    if not current.is_deleted:
+        return current
+    _check_rules(_lock_company(current.customer, current), current)
+    current.restore(by=by)
+    return current
+
+
+@transaction.atomic
 def end_relationship(*, relationship, by=None, on=None):
     """End a relationship: it gets an end date (today unless given) and is soft-deleted."""
     current = CustomerRelationship.all_objects.select_for_update().get(pk=relationship.pk)

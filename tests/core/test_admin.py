@@ -68,3 +68,30 @@ def test_staff_without_membership_is_refused(db):
 
 def test_partner_keys_cannot_be_hard_deleted(staff_client, keys):
     assert staff_client.get("/admin/core/partnerkey/1/delete/").status_code in (302, 403)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/core/tenant/",
+        "/admin/core/staffmembership/",
+        "/admin/auth/user/",
+        "/admin/auth/group/",
+        "/admin/core/idempotencyrecord/",
+    ],
+)
+def test_platform_objects_are_for_superusers_only(staff_client, url):
+    staff_client.user.user_permissions.set(Permission.objects.all())  # even with every permission
+    assert staff_client.get(url).status_code == 403
+
+
+def test_staff_cannot_move_themselves_to_another_tenant(staff_client, other_tenant):
+    staff_client.user.user_permissions.set(Permission.objects.all())
+    membership = staff_client.user.staff_membership
+    response = staff_client.post(
+        f"/admin/core/staffmembership/{membership.pk}/change/",
+        {"user": staff_client.user.pk, "tenant": other_tenant.pk},
+    )
+    assert response.status_code == 403
+    membership.refresh_from_db()
+    assert membership.tenant.slug == "harbour"

@@ -535,3 +535,12 @@ def test_history_versions_cannot_be_reverted(staff_client, people):
     assert response.status_code == 403
     people.jane.refresh_from_db()
     assert people.jane.first_name == "Jane"
+
+
+def test_relationships_are_edited_only_on_the_customer_page(staff_client, group):
+    rel = CustomerRelationship.objects.filter(customer=group.acme).first()
+    url = f"/admin/customers/customerrelationship/{rel.pk}/change/"
+    response = staff_client.post(url, {"ended_on": "", "ownership_percentage": "99"})
+    assert response.status_code == 403
+    rel.refresh_from_db()
+    assert rel.ownership_percentage != Decimal("99")
