@@ -72,13 +72,21 @@ def run_checks():
     return results
 
 
-def _ready_payload():
+def _ready_payload(request):
     checks = run_checks()
+    if not _is_staff(request):  # error texts may name hosts and users: staff only
+        for result in checks.values():
+            result.pop("error", None)
     failing = [name for name, result in checks.items() if result["status"] == "fail"]
     payload = {"status": "fail" if failing else "ok", "checks": checks}
     if failing:
         payload["failing"] = failing
     return payload, (503 if failing else 200)
+
+
+def _is_staff(request):
+    user = getattr(request, "user", None)
+    return user is not None and user.is_authenticated and user.is_staff
 
 
 @never_cache
@@ -90,7 +98,7 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    payload, status = _ready_payload()
+    payload, status = _ready_payload(request)
     return JsonResponse(payload, status=status)
 
 
@@ -113,8 +121,7 @@ def _details():
 @never_cache
 @require_GET
 def summary(request):
-    payload, status = _ready_payload()
-    user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and user.is_staff:
+    payload, status = _ready_payload(request)
+    if _is_staff(request):
         payload["details"] = _details()
     return JsonResponse(payload, status=status)

@@ -1,6 +1,7 @@
 """Per-request context: request id, client, timing and query counts; then the tenant."""
 
 import contextlib
+import ipaddress
 import logging
 import re
 import time
@@ -27,15 +28,28 @@ _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 API_PREFIX = "/api/"
 
 
+def _as_ip(value):
+    """`value` as an IP address (a port, as some proxies add, dropped), or None."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:  # [2001:db8::1]:443
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:  # 203.0.113.7:51234
+        value = value.split(":")[0]
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
+
+
 def client_ip(request):
     """The client address, trusting X-Forwarded-For only as far back as our own proxies."""
-    remote = request.META.get("REMOTE_ADDR") or None
+    remote = _as_ip(request.META.get("REMOTE_ADDR") or "")
     proxies = settings.TRUSTED_PROXY_COUNT
     forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     if proxies and forwarded:
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        hops = [hop for hop in forwarded.split(",") if hop.strip()]
         if len(hops) >= proxies:
-            return hops[-proxies]
+            return _as_ip(hops[-proxies]) or remote
     return remote
 
 

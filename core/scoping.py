@@ -15,56 +15,62 @@ from core.context import get_current_tenant
 
 
 class TenantScopedQuery(sql.Query):
-    """A Query that adds the current tenant's filter once, right before it becomes SQL."""
+    """A Query that gets the current tenant's filter each time it becomes SQL.
+
+    The filter goes on a copy: the query itself stays "pending", so a queryset compiled once in
+    one scope and reused in another is filtered for the scope it finally runs in.
+    """
 
     tenant_scope_pending = False
 
-    def apply_tenant_scope(self):
-        if not self.tenant_scope_pending:
-            return
-        tenant = get_current_tenant()  # raises NoTenantError outside any scope
-        self.tenant_scope_pending = False
-        if tenant is not None and not self.combinator:
-            self.add_q(models.Q(tenant_id=tenant.pk))
+    def scoped(self):
+        """A copy filtered to the current tenant (unfiltered in system scope); raises
+        NoTenantError outside any scope."""
+        tenant = get_current_tenant()
+        query = self.clone()
+        query.tenant_scope_pending = False
+        if tenant is not None and not query.combinator:
+            query.add_q(models.Q(tenant_id=tenant.pk))
+        return query
 
     def get_compiler(self, using=None, connection=None, elide_empty=True):
-        self.apply_tenant_scope()
+        if self.tenant_scope_pending:
+            return self.scoped().get_compiler(using, connection, elide_empty)
         return super().get_compiler(using, connection, elide_empty)
 
     def resolve_expression(self, query, *args, **kwargs):
         # Used as a subquery (`__in=qs`, Subquery(qs), Exists(qs)): scope it before embedding.
-        self.apply_tenant_scope()
+        if self.tenant_scope_pending:
+            return self.scoped().resolve_expression(query, *args, **kwargs)
         return super().resolve_expression(query, *args, **kwargs)
 
 
 class TenantQuerySet(models.QuerySet):
     """Writes in bulk switch the Query class (UpdateQuery, DeleteQuery): scope them first."""
 
-    def _scope_now(self):
-        if isinstance(self.query, TenantScopedQuery):
-            self.query.apply_tenant_scope()
+    def _scoped_now(self):
+        clone = self._chain()
+        if getattr(clone.query, "tenant_scope_pending", False):
+            clone.query = clone.query.scoped()
+        return clone
 
     def update(self, **kwargs):
-        self._scope_now()
-        return super().update(**kwargs)
+        return super(TenantQuerySet, self._scoped_now()).update(**kwargs)
 
     update.alters_data = True
 
     def _update(self, values):
-        self._scope_now()
-        return super()._update(values)
+        return super(TenantQuerySet, self._scoped_now())._update(values)
 
     _update.alters_data = True
 
     def delete(self):
-        self._scope_now()
-        return super().delete()
+        return super(TenantQuerySet, self._scoped_now()).delete()
 
     delete.alters_data = True
 
     def _raw_delete(self, using):
-        self._scope_now()
-        return super()._raw_delete(using)
+        return super(TenantQuerySet, self._scoped_now())._raw_delete(using)
 
     _raw_delete.alters_data = True
 

@@ -1,6 +1,5 @@
 """The one place customer input is validated: the admin and the API use these forms."""
 
-import re
 from decimal import Decimal
 
 from django import forms
@@ -11,10 +10,9 @@ from django.utils import timezone
 from core.countries import ISO_3166_ALPHA2
 from core.forms import TenantScopedModelForm
 from customers.models import Customer, CustomerRelationship
+from customers.phones import E164, normalise_phone
 from customers.rules import check_relationship
 
-E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-_PHONE_PUNCTUATION = re.compile(r"[\s().-]")
 OLDEST_PLAUSIBLE_AGE = 130
 
 
@@ -67,7 +65,7 @@ class CustomerForm(TenantScopedModelForm):
         return email
 
     def clean_phone(self):
-        phone = _PHONE_PUNCTUATION.sub("", self.cleaned_data["phone"])
+        phone = normalise_phone(self.cleaned_data["phone"])
         if phone and not E164.match(phone):
             raise ValidationError(
                 "Enter the number in E.164 form: '+', country code, number; e.g. +442079460958."

@@ -6,16 +6,19 @@ from django.db.models.functions import Greatest
 from django.http import Http404
 
 from customers.models import Customer, CustomerRelationship, mask_national_id
+from customers.phones import normalise_phone
 from customers.rules import active_relationships
 
 SEARCH_ORDERING = ("-rank", "-id")
 LIST_ORDERING = ("-created_at", "-id")
 
 
-def get_customer(reference, *, queryset=None):
+def get_customer(reference):
     """The current tenant's live customer with `reference`, or 404 (another tenant's too)."""
+    if "\x00" in reference:  # PostgreSQL refuses NUL in text; no reference contains one
+        raise Http404("No such customer.")
     try:
-        return (queryset or Customer.objects).get(reference=reference)
+        return Customer.objects.get(reference=reference)
     except Customer.DoesNotExist:
         raise Http404(f"No customer {reference}.") from None
 
@@ -40,7 +43,7 @@ def search_customers(*, q="", status=None, kyc_status=None, type=None):
     # Each alternative is served by an index, so PostgreSQL can OR bitmap scans instead of
     # reading the tenant's every row.
     exact = (
-        Q(reference=q.upper()) | Q(email=needle) | Q(phone=q.replace(" ", "")) | Q(national_id=q)
+        Q(reference=q.upper()) | Q(email=needle) | Q(phone=normalise_phone(q)) | Q(national_id=q)
     )
     exact_rank = Case(When(exact, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
     if connection.vendor == "postgresql":

@@ -36,7 +36,7 @@ def generate_raw_key():
 
 def parse_public_prefix(raw_key):
     """The public prefix of a well-formed key, or None."""
-    if not raw_key.startswith(KEY_PREFIX):
+    if not raw_key.startswith(KEY_PREFIX) or not raw_key.isprintable():
         return None
     prefix = raw_key[len(KEY_PREFIX) : len(KEY_PREFIX) + PUBLIC_PREFIX_LENGTH]
     rest = raw_key[len(KEY_PREFIX) + PUBLIC_PREFIX_LENGTH :]

@@ -85,3 +85,49 @@ def test_request_id_is_generated_when_missing_or_invalid(api):
 
 def test_trailing_slash_is_optional(api):
     assert api.get("/api/v1/me/").status_code == 200
+
+
+def test_nul_in_key_or_path_is_not_a_500(api, client, db):
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": "Bearer ll_\x00abcdefg_x"}).status_code
+        == 401
+    )
+    _problem(api.get("/api/v1/customers/CUS-%00"), 404)
+
+
+@pytest.mark.parametrize(
+    "forwarded, expected",
+    [
+        ("203.0.113.7:51234", "203.0.113.7"),
+        ("198.51.100.1, 203.0.113.7", "203.0.113.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("not-an-ip", "127.0.0.1"),
+    ],
+)
+def test_client_ip_from_a_trusted_proxy(rf, settings, forwarded, expected):
+    from core.middleware import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    request = rf.get("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR="127.0.0.1")
+    assert client_ip(request) == expected
+
+
+def test_forwarded_for_is_ignored_without_trusted_proxies(rf, settings):
+    from core.middleware import client_ip
+
+    settings.TRUSTED_PROXY_COUNT = 0
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6", REMOTE_ADDR="10.1.2.3")
+    assert client_ip(request) == "10.1.2.3"
+
+
+def test_failed_request_log_line_carries_the_request_id(rf):
+    import logging
+
+    from core.logging import RequestContextFilter
+
+    request = rf.get("/")
+    request.request_id = "req-abcdef12"
+    record = logging.LogRecord("django.request", logging.ERROR, "", 0, "boom", (), None)
+    record.request = request
+    RequestContextFilter().filter(record)
+    assert record.request_id == "req-abcdef12"

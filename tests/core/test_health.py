@@ -22,7 +22,14 @@ def test_ready_is_503_naming_the_database(client, db):
     health.CHECKS["database"] = health.check_database
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
-    assert "refused" in response.json()["checks"]["database"]["error"]
+    assert "error" not in response.json()["checks"]["database"]  # details are for staff
+
+
+def test_failure_details_only_for_staff(staff_client):
+    with mock.patch("core.health.cache") as broken:
+        broken.set.side_effect = ConnectionError("redis at 10.0.0.5 down")
+        body = staff_client.get("/health/ready").json()
+    assert "redis at 10.0.0.5 down" in body["checks"]["cache"]["error"]
 
 
 def test_ready_is_503_naming_the_cache(client, db):

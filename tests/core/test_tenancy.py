@@ -109,3 +109,13 @@ def test_tenant_does_not_leak_between_requests_even_after_an_error(api, other_ap
     monkeypatch.undo()
     assert other_api.get("/api/v1/me").json()["tenant"] == "northwind"
     assert current_scope() is None
+
+
+def test_query_compiled_in_one_scope_is_rescoped_in_the_next(keys, tenant):
+    queryset = PartnerKey.objects.all()
+    with system_scope():
+        str(queryset.query)  # compiled (e.g. logged) while spanning tenants
+        assert queryset.count() == 2
+    with tenant_context(tenant):
+        assert [k.name for k in queryset.all()] == ["mine"]
+        assert [k.name for k in queryset] == ["mine"]
