@@ -5,6 +5,7 @@ an in-process cache); `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Re
 """
 
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -203,7 +204,10 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES + 1
 
 # --- Customers ------------------------------------------------------------------------------
 CUSTOMER_MINIMUM_AGE = env.int("CUSTOMER_MINIMUM_AGE", default=18)
-UBO_THRESHOLD_PERCENT = env.str("UBO_THRESHOLD_PERCENT", default="25")
+try:
+    UBO_THRESHOLD_PERCENT = Decimal(env.str("UBO_THRESHOLD_PERCENT", default="25"))
+except InvalidOperation:
+    sys.exit("Ledgerline cannot start: UBO_THRESHOLD_PERCENT must be a number, e.g. 25.")
 
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)

@@ -182,7 +182,7 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def masked_national_id(self, obj):
         return obj.masked_national_id
 
-    @admin.display(description="owners at or above 25 %")
+    @admin.display(description="owners at or above the threshold (UBO_THRESHOLD_PERCENT)")
     def beneficial_owners_panel(self, obj):
         if obj is None or obj.pk is None or obj.type != Customer.Type.BUSINESS:
             return "Only a business has beneficial owners."

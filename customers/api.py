@@ -1,13 +1,9 @@
 """Partner API of customers: parse, validate with the form, call a service or selector."""
 
-from decimal import Decimal
-
-from django.conf import settings
 from django.forms.models import model_to_dict
 
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
-from core.errors import RuleViolation
 from customers import selectors, services
 from customers.forms import (
     BeneficialOwnerQueryForm,
@@ -16,7 +12,6 @@ from customers.forms import (
     CustomerUpdateForm,
     RelationshipForm,
 )
-from customers.models import Customer
 from customers.ownership import beneficial_owners
 from customers.serializers import (
     CUSTOMER_SCHEMA,
@@ -152,13 +147,7 @@ class BeneficialOwners(ApiView):
     )
     def get(self, request, ref):
         threshold = self.query(request, BeneficialOwnerQueryForm)["threshold"]
-        company = selectors.get_customer(ref)
-        if company.type != Customer.Type.BUSINESS:
-            raise RuleViolation(f"{ref} is an individual; only a business has beneficial owners.")
-        owners = beneficial_owners(
-            company=company,
-            threshold=Decimal(settings.UBO_THRESHOLD_PERCENT) if threshold is None else threshold,
-        )
+        owners = beneficial_owners(company=selectors.get_customer(ref), threshold=threshold)
         return {"data": [owner_json(owner) for owner in owners]}
 
 

@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.errors import RuleViolation
 from customers.models import Customer, CustomerRelationship
 
 # Longest path walked, in shareholder edges. Real structures are a handful of levels deep.
@@ -54,6 +55,10 @@ def beneficial_owners(*, company, threshold=None, on=None) -> list[BeneficialOwn
     each (the work grows with the number of edges, not of paths); the paths, which can grow
     exponentially in a layered structure, are listed up to a budget.
     """
+    if company.type != Customer.Type.BUSINESS:
+        raise RuleViolation(
+            f"{company.reference} is an individual; only a business has beneficial owners."
+        )
     threshold = _to_decimal(settings.UBO_THRESHOLD_PERCENT if threshold is None else threshold)
     edges_by_company = defaultdict(list)
     for edge in ownership_edges(company=company, on=on):

@@ -15,6 +15,7 @@ response; it raises `ApiError` (or Http404) for problems.
 """
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -72,9 +73,12 @@ def _json_type_errors(schema, data, prefix=""):
             continue
         prop = properties[key]
         allowed = prop.get("anyOf", [prop])
-        if not any(_matches_type(option, value) for option in allowed):
+        matching = [option for option in allowed if _matches_type(option, value)]
+        if not matching:
             expected = " or ".join(_type_name(option) for option in allowed)
             errors[name] = [f"Must be {expected}."]
+        elif isinstance(value, str) and not any(_matches_pattern(o, value) for o in matching):
+            errors[name] = ["Has the wrong form; see the pattern in the API document."]
         elif isinstance(value, dict):
             errors.update(_json_type_errors(prop, value, prefix=f"{name}."))
     return errors
@@ -102,6 +106,11 @@ def _validation_messages(error):
             for field, messages in error.message_dict.items()
         }
     return {"non_field_errors": error.messages}
+
+
+def _matches_pattern(schema, value):
+    pattern = schema.get("pattern")
+    return pattern is None or re.search(pattern, value) is not None
 
 
 def _type_name(schema):

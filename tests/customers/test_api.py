@@ -255,3 +255,20 @@ def test_history_pages(api, jane, django_assert_max_num_queries):
     second = api.get(f"{BASE}/{ref}/history", {"limit": 2, "cursor": first["next_cursor"]}).json()
     assert first["data"][0]["changes"]["first_name"] == ["J2", "J3"]
     assert second["data"][0]["changes"]["first_name"] == ["J0", "J1"]
+
+
+@pytest.mark.parametrize("pct", ["1e2", "50%", " 50", "0x10"])
+def test_percentage_must_be_a_plain_decimal_string(api, acme, jane, pct):
+    url = f"{BASE}/{acme['reference']}/relationships"
+    body = problem(
+        api.post(
+            url,
+            {
+                "type": "shareholder",
+                "related_customer": jane["reference"],
+                "ownership_percentage": pct,
+            },
+        ),
+        400,
+    )
+    assert "ownership_percentage" in body["errors"]
