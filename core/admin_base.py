@@ -41,7 +41,15 @@ class HistoryAdmin(SimpleHistoryAdmin):
         if request.method == "POST":
             # The library only hides the revert button; refuse the revert itself.
             raise PermissionDenied("Reverting to an old version is disabled.")
+        request.showing_history_version = True
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None and getattr(request, "showing_history_version", False):
+            # `obj` is a throwaway copy rebuilt from the historical row: mask it for display.
+            for name, mask in self.history_masked_fields.items():
+                setattr(obj, name, mask(getattr(obj, name) or ""))
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def set_history_delta_changes(self, request, historical_records, foreign_keys_are_objs=True):
         # simple-history diffs only fields editable in forms; status, KYC and deletion are
@@ -71,6 +79,13 @@ class TenantScopedAdmin(HistoryAdmin):
     tenant is then shown, filterable and chosen explicitly."""
 
     form = TenantScopedModelForm
+
+    def has_add_permission(self, request):
+        if in_system_scope() and "tenant" not in (self.form._meta.fields or ()):
+            # Working across tenants, there is no tenant to create the row in: such rows are
+            # added by the tenant's staff (or a superuser given a membership).
+            return False
+        return super().has_add_permission(request)
 
     def get_list_display(self, request):
         columns = list(super().get_list_display(request))

@@ -95,3 +95,11 @@ def test_staff_cannot_move_themselves_to_another_tenant(staff_client, other_tena
     assert response.status_code == 403
     membership.refresh_from_db()
     assert membership.tenant.slug == "harbour"
+
+
+def test_superuser_across_tenants_cannot_add_tenantless_rows(db):
+    admin_user = UserFactory(username="root", is_superuser=True)
+    client = Client()
+    client.force_login(admin_user)
+    assert client.get("/admin/customers/customer/add/").status_code == 403
+    assert client.get("/admin/core/partnerkey/add/").status_code == 200  # has a tenant field

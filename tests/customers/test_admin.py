@@ -544,3 +544,10 @@ def test_relationships_are_edited_only_on_the_customer_page(staff_client, group)
     assert response.status_code == 403
     rel.refresh_from_db()
     assert rel.ownership_percentage != Decimal("99")
+
+
+def test_history_version_page_masks_national_id(staff_client, people):
+    version = people.jane.history.earliest().history_id
+    html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/{version}/").content.decode()
+    assert "Okafor" in html
+    assert JANE_NATIONAL_ID not in html and "*****456C" in html
