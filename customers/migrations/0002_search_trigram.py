@@ -6,7 +6,7 @@ falls back to case-insensitive containment there.
 """
 
 from django.contrib.postgres.operations import BtreeGinExtension, TrigramExtension
-from django.db import migrations
+from django.db import DatabaseError, migrations, transaction
 
 INDEX = "customer_tenant_search_trgm"
 # pg_trgm's default word-similarity cut-off (0.6) misses two swapped letters ("Kowalksi" for
@@ -24,8 +24,17 @@ def create_index(apps, schema_editor):
     )
     database = schema_editor.quote_name(connection.settings_dict["NAME"])
     setting = f"pg_trgm.word_similarity_threshold = {WORD_SIMILARITY_THRESHOLD}"
-    schema_editor.execute(f"ALTER DATABASE {database} SET {setting}")  # new sessions
-    schema_editor.execute(f"SET {setting}")  # and this one, which may go on to serve
+    schema_editor.execute(f"SET {setting}")  # this session, which may go on to serve
+    try:
+        with transaction.atomic(using=connection.alias):
+            schema_editor.execute(f"ALTER DATABASE {database} SET {setting}")  # new sessions
+    except DatabaseError:
+        # Only the database owner may do this (managed services often refuse it).
+        print(
+            f"\n  WARNING: could not set {setting} for the database. Search still works, but "
+            f"misspellings with swapped letters will not match. Ask the database owner to run:"
+            f"\n    ALTER DATABASE {database} SET {setting};"
+        )
 
 
 def drop_index(apps, schema_editor):
