@@ -1,5 +1,22 @@
-"""Objects the fuzzer can find: each domain adds a few rows of `tenant` here."""
+"""Objects the fuzzer can find: each domain adds a few rows of `tenant` here.
+
+Returns the path parameters worth substituting into generated requests, by name.
+"""
+
+from core.context import tenant_context
+from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
 
 def seed(tenant):
-    return None
+    with tenant_context(tenant):
+        person = CustomerFactory(tenant=tenant)
+        company = BusinessFactory(tenant=tenant)
+        holding = BusinessFactory(tenant=tenant)
+        ShareholdingFactory(customer=holding, related_customer=person, ownership_percentage=60)
+        relationship = ShareholdingFactory(
+            customer=company, related_customer=holding, ownership_percentage=75
+        )
+    return {
+        "ref": [person.reference, company.reference, holding.reference],
+        "relationship_id": [relationship.pk],
+    }
