@@ -7,14 +7,15 @@ class ServiceError(Exception):
 
 
 class ConflictError(ServiceError):
-    """The object's state does not allow this (an illegal transition, a duplicate)."""
+    """The object's state does not allow this: an illegal transition, or a state elsewhere
+    that blocks it (a customer with open accounts cannot be closed or deleted)."""
 
     status = 409
     code = "conflict"
 
 
 class RuleViolation(ServiceError):
-    """A business rule refused the request (insufficient funds, open accounts block a close)."""
+    """A business rule refused the request (insufficient funds, a frozen account)."""
 
     status = 422
     code = "business-rule"

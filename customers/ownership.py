@@ -219,8 +219,9 @@ def _to_decimal(value):
 
 
 def _exact(value: Decimal) -> Decimal:
-    """The same number without trailing zeros (40, not 40.000000000000), never in exponent
-    notation (100, not 1E+2)."""
+    """The same number without trailing zeros (40, not 40.000000000000); whole numbers keep
+    their digits (100, not 1E+2). Very small fractions may normalise to exponent form; the API
+    prints them in plain notation (`core.decimals.plain_decimal`)."""
     if value == value.to_integral_value():
         return value.quantize(Decimal(1))
     return value.normalize()
