@@ -133,7 +133,7 @@ class PartnerKeyAdmin(TenantScopedAdmin):
             ),
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request, queryset):
         for key in queryset:
             revoke_partner_key(key=key, by=request.user)

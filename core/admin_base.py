@@ -38,6 +38,8 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):
         self._require_visible(request, object_id)
+        if not str(version_id).isdigit():
+            raise Http404("No such version.")
         if request.method == "POST":
             # The library only hides the revert button; refuse the revert itself.
             raise PermissionDenied("Reverting to an old version is disabled.")

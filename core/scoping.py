@@ -18,7 +18,9 @@ class TenantScopedQuery(sql.Query):
     """A Query that gets the current tenant's filter each time it becomes SQL.
 
     The filter goes on a copy: the query itself stays "pending", so a queryset compiled once in
-    one scope and reused in another is filtered for the scope it finally runs in.
+    one scope and reused in another is filtered for the scope it finally runs in. Embedded as a
+    subquery (`__in=qs`, Subquery, Exists), it is compiled through `get_compiler` too, so it is
+    scoped when the outer query runs, not when it was built.
     """
 
     tenant_scope_pending = False
@@ -37,12 +39,6 @@ class TenantScopedQuery(sql.Query):
         if self.tenant_scope_pending:
             return self.scoped().get_compiler(using, connection, elide_empty)
         return super().get_compiler(using, connection, elide_empty)
-
-    def resolve_expression(self, query, *args, **kwargs):
-        # Used as a subquery (`__in=qs`, Subquery(qs), Exists(qs)): scope it before embedding.
-        if self.tenant_scope_pending:
-            return self.scoped().resolve_expression(query, *args, **kwargs)
-        return super().resolve_expression(query, *args, **kwargs)
 
 
 class TenantQuerySet(models.QuerySet):
@@ -68,6 +64,7 @@ class TenantQuerySet(models.QuerySet):
         return super(TenantQuerySet, self._scoped_now()).delete()
 
     delete.alters_data = True
+    delete.queryset_only = True  # as Django's: `Model.objects.delete()` must not exist
 
     def _raw_delete(self, using):
         return super(TenantQuerySet, self._scoped_now())._raw_delete(using)

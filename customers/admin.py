@@ -94,7 +94,7 @@ def _status_action(status, description, verb):
         )
 
     action.__name__ = f"mark_{status}"
-    return admin.action(description=description)(action)
+    return admin.action(description=description, permissions=["change"])(action)
 
 
 @admin.register(Customer)
@@ -221,6 +221,8 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         """Names, reference, email and phone by containment; a national id only exactly."""
+        if "\x00" in search_term:  # autocomplete passes terms unchecked; PostgreSQL refuses NUL
+            return queryset.none(), False
         results, may_have_duplicates = super().get_search_results(request, queryset, search_term)
         term = search_term.strip()
         if term:
@@ -256,7 +258,7 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def restore_object(self, request, obj):
         services.restore_customer(customer=obj, by=request.user)
 
-    @admin.action(description="Mark KYC verified")
+    @admin.action(description="Mark KYC verified", permissions=["change"])
     def verify_kyc(self, request, queryset):
         self._apply(
             request,

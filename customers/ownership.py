@@ -87,23 +87,30 @@ def _shares_by_person(company, edges_by_company):
     memo, people = {}, {}
 
     def held(node_id, on_walk):
+        """(shares, complete): complete unless the depth cap or a cycle cut the walk, in which
+        case the result depends on the route taken and is not remembered."""
         if node_id in memo:
-            return memo[node_id]
-        result = defaultdict(Decimal)
-        if len(on_walk) <= MAX_DEPTH:
+            return memo[node_id], True
+        result, complete = defaultdict(Decimal), len(on_walk) <= MAX_DEPTH
+        if complete:
             for edge in edges_by_company.get(node_id, ()):
                 owner, fraction = edge.related_customer, edge.ownership_percentage / _HUNDRED
                 if owner.type == Customer.Type.INDIVIDUAL:
                     # A person is an end owner: shares held *in* a person are not followed.
                     people[owner.pk] = owner
                     result[owner.pk] += fraction
-                elif owner.pk not in on_walk:
-                    for person, share in held(owner.pk, on_walk | {owner.pk}).items():
+                elif owner.pk in on_walk:
+                    complete = False
+                else:
+                    shares, owner_complete = held(owner.pk, on_walk | {owner.pk})
+                    complete = complete and owner_complete
+                    for person, share in shares.items():
                         result[person] += fraction * share
-        memo[node_id] = result
-        return result
+        if complete:
+            memo[node_id] = result
+        return result, complete
 
-    return held(company.pk, frozenset({company.pk})), people
+    return held(company.pk, frozenset({company.pk}))[0], people
 
 
 def _paths(company, person_id, edges_by_company):

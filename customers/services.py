@@ -231,6 +231,9 @@ def restore_relationship(*, relationship, by=None):
     current = CustomerRelationship.all_objects.select_for_update().get(pk=relationship.pk)
     if not current.is_deleted:
         return current
+    for party in (current.customer, current.related_customer):
+        if party.is_deleted:
+            raise ConflictError(f"Cannot restore: {party.reference} is deleted.")
     _check_rules(_lock_company(current.customer, current), current)
     current.restore(by=by)
     return current

@@ -77,7 +77,11 @@ def _json_type_errors(schema, data, prefix=""):
         if not matching:
             expected = " or ".join(_type_name(option) for option in allowed)
             errors[name] = [f"Must be {expected}."]
-        elif isinstance(value, str) and not any(_matches_pattern(o, value) for o in matching):
+        elif (
+            value
+            and isinstance(value, str)
+            and not any(_matches_pattern(o, value) for o in matching)
+        ):  # "" is an optional field left empty
             errors[name] = ["Has the wrong form; see the pattern in the API document."]
         elif isinstance(value, dict):
             errors.update(_json_type_errors(prop, value, prefix=f"{name}."))
@@ -221,6 +225,12 @@ class ApiView(View):
                 ) from None
             if not isinstance(data, dict):
                 raise ApiError(400, "The body must be a JSON object.", code="malformed-json")
+            try:  # JSON may escape lone surrogates ("\udfff"), which no database can store
+                json.dumps(data, ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                raise ApiError(
+                    400, "The body contains text that is not valid Unicode.", code="malformed-json"
+                ) from None
         if op.request_form is not None:
             schema = form_schema(op.request_form, partial=op.partial)
             errors = _json_type_errors(schema, data)

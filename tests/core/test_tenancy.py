@@ -119,3 +119,16 @@ def test_query_compiled_in_one_scope_is_rescoped_in_the_next(keys, tenant):
     with tenant_context(tenant):
         assert [k.name for k in queryset.all()] == ["mine"]
         assert [k.name for k in queryset] == ["mine"]
+
+
+def test_subquery_is_scoped_where_it_runs_not_where_it_was_built(keys, tenant):
+    from core.models import Tenant
+
+    with system_scope():
+        tenants_with_keys = Tenant.objects.filter(pk__in=PartnerKey.objects.values("tenant_id"))
+    with tenant_context(tenant):
+        assert list(tenants_with_keys) == [tenant]
+
+
+def test_manager_has_no_bulk_delete():
+    assert not hasattr(PartnerKey.objects, "delete")

@@ -551,3 +551,16 @@ def test_history_version_page_masks_national_id(staff_client, people):
     html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/{version}/").content.decode()
     assert "Okafor" in html
     assert JANE_NATIONAL_ID not in html and "*****456C" in html
+
+
+def test_view_only_staff_cannot_run_lifecycle_actions(staff_client, people):
+    from django.contrib.auth.models import Permission
+
+    staff_client.user.user_permissions.set(Permission.objects.filter(codename="view_customer"))
+    run_action(staff_client, "block", people.jane)
+    people.jane.refresh_from_db()
+    assert people.jane.status != Customer.Status.BLOCKED
+
+
+def test_malformed_history_version_is_404(staff_client, people):
+    assert staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/abc/").status_code == 404

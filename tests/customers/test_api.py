@@ -272,3 +272,19 @@ def test_percentage_must_be_a_plain_decimal_string(api, acme, jane, pct):
         400,
     )
     assert "ownership_percentage" in body["errors"]
+
+
+def test_lone_surrogate_is_400_not_500(api):
+    raw = '{"type": "business", "legal_name": "\\udfff x"}'
+    response = api.client.post(
+        BASE, raw, content_type="application/json", headers=api._headers(None)
+    )
+    assert problem(response, 400)["type"].endswith("malformed-json")
+
+
+def test_empty_optional_percentage_is_accepted(api, acme, jane):
+    url = f"{BASE}/{acme['reference']}/relationships"
+    response = api.post(
+        url, {"type": "director", "related_customer": jane["reference"], "ownership_percentage": ""}
+    )
+    assert response.status_code == 201, response.content

@@ -218,3 +218,10 @@ def test_concurrent_opposite_shareholdings_cannot_form_a_cycle(tenant):
     for thread in threads:
         thread.join(timeout=30)
     assert sorted(outcomes) == ["refused", "saved"]
+
+
+def test_relationship_of_a_deleted_customer_cannot_be_restored(acme, jane):
+    rel = add(acme, type="director", related_customer=jane.reference, started_on="2099-01-01")
+    services.soft_delete_customer(customer=jane)
+    with pytest.raises(ConflictError, match="is deleted"):
+        services.restore_relationship(relationship=rel)
