@@ -75,6 +75,8 @@ def update_customer(*, form, by=None):
     current = _locked(form.instance)
     if current.is_deleted:
         raise ConflictError(f"{current.reference} is deleted; restore it before editing.")
+    if current.status == Status.CLOSED:
+        raise ConflictError(f"{current.reference} is closed; a closed customer's record is final.")
     changed = [name for name in form.changed_data if name not in LIFECYCLE_FIELDS]
     for name in changed:
         setattr(current, name, form.cleaned_data[name])
@@ -121,6 +123,8 @@ def change_kyc_status(*, customer, kyc_status, by=None):
     current = _locked(customer)
     if kyc_status == current.kyc_status:
         return current
+    if current.status == Status.CLOSED:
+        raise ConflictError(f"{current.reference} is closed; its KYC status no longer changes.")
     if kyc_status not in KYC_TRANSITIONS[current.kyc_status]:
         raise ConflictError(
             f"KYC of {current.reference} cannot go from {current.kyc_status} to {kyc_status}."

@@ -124,3 +124,18 @@ def test_deleted_customer_cannot_be_edited(customer):
     services.soft_delete_customer(customer=customer)
     with pytest.raises(ConflictError, match="restore it"):
         services.update_customer(form=form)
+
+
+def test_closed_customer_record_is_final(customer):
+    from django.forms.models import model_to_dict
+
+    from customers.forms import CustomerUpdateForm
+
+    services.change_status(customer=customer, status=S.CLOSED)
+    data = {**model_to_dict(customer, fields=CustomerUpdateForm.Meta.fields), "first_name": "New"}
+    form = CustomerUpdateForm(data=data, instance=customer)
+    assert form.is_valid()
+    with pytest.raises(ConflictError, match="closed"):
+        services.update_customer(form=form)
+    with pytest.raises(ConflictError, match="closed"):
+        services.change_kyc_status(customer=customer, kyc_status="verified")
