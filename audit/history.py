@@ -66,3 +66,23 @@ def fill_history_context(sender, instance, history_instance, **kwargs):
     history_instance.user_agent = info.user_agent[:512]
     action = instance.__dict__.pop("_history_action", None)
     history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]
+
+
+def changed_fields(older, newer, *, hidden=(), masked=None):
+    """{field: (old, new)} for every tracked field that differs between two historical rows of
+    one object (`older` None: the row that created it). Fields in `hidden` are left out; values
+    of fields in `masked` ({name: function}) are shown only through their function."""
+    masked = masked or {}
+    changes = {}
+    for field in newer.tracked_fields:
+        if field.name in hidden or field.primary_key:
+            continue
+        old = getattr(older, field.attname) if older is not None else None
+        new = getattr(newer, field.attname)
+        if old == new:
+            continue
+        mask = masked.get(field.name)
+        if mask is not None:
+            old, new = (mask(v) if v is not None else None for v in (old, new))
+        changes[field] = (old, new)
+    return changes

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
+from audit.history import changed_fields
 from core.context import in_system_scope
 from core.errors import ServiceError
 from core.forms import TenantScopedModelForm
@@ -61,18 +62,13 @@ class HistoryAdmin(SimpleHistoryAdmin):
             newer.history_delta_changes = self.history_changes(older, newer)
 
     def history_changes(self, older, newer):
-        changes = []
-        for field in newer.tracked_fields:
-            if field.name in self.history_hidden_fields:
-                continue
-            old, new = getattr(older, field.attname), getattr(newer, field.attname)
-            if old == new:
-                continue
-            mask = self.history_masked_fields.get(field.name)
-            if mask is not None:
-                old, new = mask(old or ""), mask(new or "")
-            changes.append({"field": field.verbose_name, "old": old, "new": new})
-        return changes
+        changed = changed_fields(
+            older, newer, hidden=self.history_hidden_fields, masked=self.history_masked_fields
+        )
+        return [
+            {"field": field.verbose_name, "old": old, "new": new}
+            for field, (old, new) in changed.items()
+        ]
 
 
 class TenantScopedAdmin(HistoryAdmin):

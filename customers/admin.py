@@ -8,9 +8,9 @@ from django.utils.html import format_html, format_html_join
 
 from core.admin_base import SoftDeleteAdminMixin, TenantScopedAdmin
 from core.decimals import plain_decimal
-from customers import services
+from customers import selectors, services
 from customers.forms import CustomerForm, RelationshipForm
-from customers.models import Customer, CustomerRelationship, mask_national_id
+from customers.models import Customer, CustomerRelationship
 from customers.ownership import beneficial_owners
 from customers.rules import FULL_OWNERSHIP, direct_ownership_held
 
@@ -172,7 +172,7 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         "soft_delete_selected",
         "restore_selected",
     ]
-    history_masked_fields = {"national_id": mask_national_id}
+    history_masked_fields = selectors.HISTORY_MASKED
 
     @admin.display(description="name", ordering="search_name")
     def display_name(self, obj):

@@ -5,6 +5,7 @@ from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Greatest
 from django.http import Http404
 
+from audit.history import changed_fields
 from customers.models import Customer, CustomerRelationship, mask_national_id
 from customers.phones import normalise_phone
 from customers.rules import active_relationships
@@ -114,27 +115,14 @@ def history_events(rows, before_oldest):
     return events
 
 
-_SECRET_FIELDS = {"national_id": mask_national_id}
-_HIDDEN_FIELDS = {"search_name", "updated_at"}
+# What an auditor reading the API sees: not the search helper column, never the full id.
+HISTORY_HIDDEN = frozenset({"search_name", "updated_at", "tenant"})
+HISTORY_MASKED = {"national_id": mask_national_id}
 
 
 def _changes(older, newer):
-    fields = [
-        f.attname
-        for f in Customer._meta.concrete_fields
-        if f.attname not in _HIDDEN_FIELDS and f.attname not in {"id", "tenant_id"}
-    ]
-    changes = {}
-    for name in fields:
-        before = getattr(older, name) if older is not None else None
-        after = getattr(newer, name)
-        if before != after:
-            mask = _SECRET_FIELDS.get(name)
-            if mask:
-                before = mask(before) if before is not None else None
-                after = mask(after) if after is not None else None
-            changes[name] = [before, after]
-    return changes
+    changed = changed_fields(older, newer, hidden=HISTORY_HIDDEN, masked=HISTORY_MASKED)
+    return {field.attname: [old, new] for field, (old, new) in changed.items()}
 
 
 def history_rows(customer):
