@@ -8,10 +8,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from simple_history.admin import SimpleHistoryAdmin
 
-from audit.history import changed_fields
 from core.context import in_system_scope
 from core.errors import ServiceError
 from core.forms import TenantScopedModelForm
+from core.history import changed_fields
 
 HISTORY_COLUMNS = ["action", "actor", "ip_address", "request_id"]
 

@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "core"
     verbose_name = "Core: tenants and partner access"
+
+    def ready(self):
+        from core import history  # noqa: F401  (connects the history-context receiver)

@@ -1,7 +1,7 @@
 from django.db import models
 from django.db.models import Q
 
-from audit.history import tracked_history
+from core.history import tracked_history
 from core.models import SoftDeleteModel, SoftDeleteQuerySet, live_unique
 from core.models.softdelete import AllRowsManager, DeletedManager, LiveManager
 

@@ -5,7 +5,7 @@ from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Greatest
 from django.http import Http404
 
-from audit.history import changed_fields
+from core.history import changed_fields
 from customers.models import Customer, CustomerRelationship, mask_national_id
 from customers.phones import normalise_phone
 from customers.rules import active_relationships

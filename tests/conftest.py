@@ -13,6 +13,13 @@ postgres_only = pytest.mark.skipif(
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    """Hashing a password at production cost is most of a login test's time; tests of the
+    hasher itself do not exist, so every test uses the cheap one."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

@@ -4,7 +4,7 @@ import secrets
 from django.db import models
 from django.utils import timezone
 
-from audit.history import tracked_history
+from core.history import tracked_history
 from core.models.base import TenantScopedModel
 
 KEY_PREFIX = "ll_"

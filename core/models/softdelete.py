@@ -3,8 +3,8 @@
 from django.db import models, transaction
 from django.utils import timezone
 
-from audit.history import HistoryAction, set_history_action
 from core.context import acting_as, actor_label
+from core.history import HistoryAction, set_history_action
 from core.models.base import TenantScopedModel
 from core.scoping import TenantManager, TenantQuerySet
 

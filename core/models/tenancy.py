@@ -2,7 +2,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 
-from audit.history import tracked_history
+from core.history import tracked_history
 
 currency_code_validator = RegexValidator(
     r"^[A-Z]{3}$", "Enter an ISO 4217 currency code: three capital letters, such as EUR."
