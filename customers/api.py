@@ -13,25 +13,19 @@ from customers.forms import (
     RelationshipForm,
 )
 from customers.ownership import beneficial_owners
-from customers.serializers import (
-    CUSTOMER_SCHEMA,
-    HISTORY_EVENT_SCHEMA,
-    OWNERS_SCHEMA,
-    RELATIONSHIP_SCHEMA,
-    customer_json,
-    owner_json,
-    relationship_json,
-)
+from customers.schemas import BENEFICIAL_OWNERS, CUSTOMER, HISTORY_EVENT, RELATIONSHIP
+from customers.serializers import customer_json, owner_json, relationship_json
 
 TAGS = ("customers",)
 
 
 class CustomerList(ApiView):
     @operation(
+        operation_id="listCustomers",
         scope="customers:read",
         summary="List or search customers",
         query_form=CustomerFilterForm,
-        response=CUSTOMER_SCHEMA,
+        response=CUSTOMER,
         paginated=True,
         tags=TAGS,
     )
@@ -43,10 +37,11 @@ class CustomerList(ApiView):
         return {"data": [customer_json(c) for c in rows], "next_cursor": cursor}
 
     @operation(
+        operation_id="createCustomer",
         scope="customers:write",
         summary="Create a customer",
         request_form=CustomerForm,
-        response=CUSTOMER_SCHEMA,
+        response=CUSTOMER,
         status=201,
         idempotent=True,
         tags=TAGS,
@@ -58,17 +53,22 @@ class CustomerList(ApiView):
 
 class CustomerDetail(ApiView):
     @operation(
-        scope="customers:read", summary="Read a customer", response=CUSTOMER_SCHEMA, tags=TAGS
+        operation_id="getCustomer",
+        scope="customers:read",
+        summary="Read a customer",
+        response=CUSTOMER,
+        tags=TAGS,
     )
     def get(self, request, ref):
         return customer_json(selectors.get_customer(ref))
 
     @operation(
+        operation_id="updateCustomer",
         scope="customers:write",
         summary="Update a customer (fields sent only; status and kyc_status by their rules)",
         request_form=CustomerUpdateForm,
         partial=True,
-        response=CUSTOMER_SCHEMA,
+        response=CUSTOMER,
         errors=(409,),
         tags=TAGS,
     )
@@ -81,6 +81,7 @@ class CustomerDetail(ApiView):
         return customer_json(services.update_customer(form=form, by=request.partner_key))
 
     @operation(
+        operation_id="deleteCustomer",
         scope="customers:write",
         summary="Soft-delete a customer",
         status=204,
@@ -93,9 +94,10 @@ class CustomerDetail(ApiView):
 
 class RelationshipList(ApiView):
     @operation(
+        operation_id="listRelationships",
         scope="customers:read",
         summary="Roles others hold towards this customer",
-        response=RELATIONSHIP_SCHEMA,
+        response=RELATIONSHIP,
         paginated=True,
         tags=TAGS,
     )
@@ -105,10 +107,11 @@ class RelationshipList(ApiView):
         return {"data": [relationship_json(r) for r in rows], "next_cursor": cursor}
 
     @operation(
+        operation_id="addRelationship",
         scope="customers:write",
         summary="Add a relationship: `related_customer` holds `type` towards this customer",
         request_form=RelationshipForm,
-        response=RELATIONSHIP_SCHEMA,
+        response=RELATIONSHIP,
         status=201,
         idempotent=True,
         tags=TAGS,
@@ -124,6 +127,7 @@ class RelationshipList(ApiView):
 
 class RelationshipDetail(ApiView):
     @operation(
+        operation_id="endRelationship",
         scope="customers:write",
         summary="End (soft-delete) a relationship",
         status=204,
@@ -138,10 +142,11 @@ class RelationshipDetail(ApiView):
 
 class BeneficialOwners(ApiView):
     @operation(
+        operation_id="getBeneficialOwners",
         scope="customers:read",
         summary="Ultimate beneficial owners through any depth of ownership",
         query_form=BeneficialOwnerQueryForm,
-        response=OWNERS_SCHEMA,
+        response=BENEFICIAL_OWNERS,
         errors=(422,),
         tags=TAGS,
     )
@@ -153,9 +158,10 @@ class BeneficialOwners(ApiView):
 
 class CustomerHistory(ApiView):
     @operation(
+        operation_id="getCustomerHistory",
         scope="customers:read",
         summary="This customer's audit trail, newest first",
-        response=HISTORY_EVENT_SCHEMA,
+        response=HISTORY_EVENT,
         paginated=True,
         tags=TAGS,
     )

@@ -1,14 +1,6 @@
-"""Explicit JSON shapes of customers, relationships and owners, with their schemas."""
+"""Explicit JSON shapes of customers, relationships and owners (their schemas: `schemas.py`)."""
 
-from core.api.schema import DECIMAL_PATTERN
 from core.decimals import plain_decimal
-from customers.models import Customer, CustomerRelationship
-
-_NULLABLE_STRING = {"type": ["string", "null"]}
-
-
-def _enum(choices):
-    return {"type": "string", "enum": list(choices.values)}
 
 
 def customer_json(customer):
@@ -37,35 +29,6 @@ def customer_json(customer):
     }
 
 
-CUSTOMER_SCHEMA = {
-    "type": "object",
-    "required": ["reference", "type", "status", "kyc_status", "created_at", "updated_at"],
-    "properties": {
-        "reference": {"type": "string"},
-        "type": _enum(Customer.Type),
-        "first_name": {"type": "string"},
-        "last_name": {"type": "string"},
-        "legal_name": {"type": "string"},
-        "email": {"type": "string"},
-        "phone": {"type": "string"},
-        "date_of_birth": {"type": ["string", "null"], "format": "date"},
-        "national_id": {"type": "string", "description": "Masked to its last 4 characters."},
-        "address": {
-            "type": "object",
-            "properties": {
-                name: {"type": "string"}
-                for name in ("line1", "line2", "city", "postal_code", "country")
-            },
-        },
-        "status": _enum(Customer.Status),
-        "kyc_status": _enum(Customer.KycStatus),
-        "risk_rating": _enum(Customer.RiskRating),
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"},
-    },
-}
-
-
 def relationship_json(relationship):
     return {
         "id": relationship.pk,
@@ -78,21 +41,6 @@ def relationship_json(relationship):
     }
 
 
-RELATIONSHIP_SCHEMA = {
-    "type": "object",
-    "required": ["id", "type", "customer", "related_customer"],
-    "properties": {
-        "id": {"type": "integer"},
-        "type": _enum(CustomerRelationship.Type),
-        "customer": {"type": "string"},
-        "related_customer": {"type": "string"},
-        "ownership_percentage": {**_NULLABLE_STRING, "pattern": DECIMAL_PATTERN},
-        "started_on": {"type": ["string", "null"], "format": "date"},
-        "ended_on": {"type": ["string", "null"], "format": "date"},
-    },
-}
-
-
 def owner_json(owner):
     return {
         "customer": owner.customer.reference,
@@ -101,45 +49,3 @@ def owner_json(owner):
         "paths": owner.paths,
         "paths_truncated": owner.paths_truncated,
     }
-
-
-OWNERS_SCHEMA = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "data": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["customer", "effective_ownership", "paths"],
-                "properties": {
-                    "customer": {"type": "string"},
-                    "name": {"type": "string"},
-                    "effective_ownership": {"type": "string", "pattern": DECIMAL_PATTERN},
-                    "paths": {
-                        "type": "array",
-                        "items": {"type": "array", "items": {"type": "string"}},
-                    },
-                    "paths_truncated": {
-                        "type": "boolean",
-                        "description": "More paths exist than are listed (at most 50).",
-                    },
-                },
-            },
-        }
-    },
-}
-
-HISTORY_EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["id", "occurred_at", "action", "actor", "changes"],
-    "properties": {
-        "id": {"type": "integer"},
-        "occurred_at": {"type": "string", "format": "date-time"},
-        "action": {"type": "string"},
-        "actor": {"type": "string"},
-        "request_id": {"type": "string"},
-        "ip_address": {"type": ["string", "null"]},
-        "changes": {"type": "object", "additionalProperties": {"type": "array"}},
-    },
-}

@@ -1,10 +1,13 @@
 """The base of every partner API view: auth, scopes, rate limit, JSON bodies, idempotency, errors.
 
 A view subclasses `ApiView` and decorates each method handler with `@operation(...)`, which
-both configures the request handling and documents the endpoint in the OpenAPI document:
+both configures the request handling and documents the endpoint in the OpenAPI document
+(`operation_id` names the action for generated clients; `response` is a shared schema, see
+`core.api.schema.component`):
 
     class CustomerList(ApiView):
-        @operation(scope="customers:read", query_form=CustomerFilterForm, response=CUSTOMER,
+        @operation(operation_id="listCustomers", scope="customers:read",
+                   query_form=CustomerFilterForm, response=schema_ref("Customer"),
                    paginated=True, summary="List customers")
         def get(self, request):
             ...
@@ -38,6 +41,7 @@ BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 @dataclass
 class Operation:
+    operation_id: str = ""  # the OpenAPI operationId, e.g. "createCustomer": required to be served
     scope: str | None = None
     summary: str = ""
     description: str = ""

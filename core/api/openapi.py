@@ -1,30 +1,27 @@
-"""The OpenAPI 3.1 document, built from the `@operation` declarations of the API views."""
+"""The OpenAPI 3.1 document, built from the `@operation` declarations of the API views.
+
+Shared shapes are components (`core.api.schema.component`); a paginated operation's response
+is the list envelope of its item component (`Customer` -> `CustomerList`). The build refuses
+an operation without an explicit `operation_id`, two operations with the same one, and a
+`$ref` to a component nobody declared, so a mistake fails the tests instead of a partner.
+"""
 
 import re
 
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from core.api.pagination import PAGINATION_PARAMETERS
-from core.api.schema import form_schema, query_parameters
+from core.api.schema import (
+    REF_PREFIX,
+    components,
+    form_schema,
+    query_parameters,
+    ref_name,
+    schema_ref,
+)
 
 API_ROOT = "api/v1/"
-
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "required": ["type", "title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "request_id": {"type": "string"},
-        "errors": {
-            "type": "object",
-            "additionalProperties": {"type": "array", "items": {"type": "string"}},
-        },
-    },
-}
 
 ERROR_DESCRIPTIONS = {
     400: "Invalid input; `errors` names each field at fault.",
@@ -61,19 +58,38 @@ def _path_template(route):
     return "/" + path.lstrip("/"), params
 
 
-def _responses(op, has_path_params):
+def list_envelope(item):
+    """The page of a paginated list: `{"data": [item, ...], "next_cursor": ...}`."""
+    return {
+        "type": "object",
+        "required": ["data", "next_cursor"],
+        "properties": {
+            "data": {"type": "array", "items": item},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "Pass as `cursor` for the next page; null on the last page.",
+            },
+        },
+    }
+
+
+def _response_schema(op, where, envelopes):
+    name = ref_name(op.response)
+    if name is None:
+        raise ImproperlyConfigured(
+            f"{where}: declare the response as a component (`component()` in the app's "
+            "schemas module) and pass its `schema_ref(...)`, so clients share one model."
+        )
+    if not op.paginated:
+        return op.response
+    envelopes[f"{name}List"] = list_envelope(op.response)
+    return schema_ref(f"{name}List")
+
+
+def _responses(op, has_path_params, where, envelopes):
     ok = {"description": op.summary or "OK"}
     if op.response is not None:
-        body = op.response
-        if op.paginated:
-            body = {
-                "type": "object",
-                "required": ["data", "next_cursor"],
-                "properties": {
-                    "data": {"type": "array", "items": op.response},
-                    "next_cursor": {"type": ["string", "null"]},
-                },
-            }
+        body = _response_schema(op, where, envelopes)
         ok["content"] = {"application/json": {"schema": body}}
     responses = {str(op.status): ok}
     errors = set(op.errors)
@@ -85,7 +101,7 @@ def _responses(op, has_path_params):
         errors.add(409)
     if has_path_params:
         errors.add(404)
-    problem = {"$ref": "#/components/schemas/Problem"}
+    problem = schema_ref("Problem")
     for status in sorted(errors):
         responses[str(status)] = {
             "description": ERROR_DESCRIPTIONS.get(status, "Error"),
@@ -94,9 +110,11 @@ def _responses(op, has_path_params):
     return responses
 
 
-def _operation(op, method, view_class, path_params):
+def _operation(op, path_params, where, envelopes):
+    if not op.operation_id:
+        raise ImproperlyConfigured(f"{where}: declare `@operation(operation_id=...)`.")
     document = {
-        "operationId": f"{view_class.__name__}_{method}",
+        "operationId": op.operation_id,
         "summary": op.summary,
         "tags": list(op.tags),
         "parameters": [
@@ -108,7 +126,7 @@ def _operation(op, method, view_class, path_params):
             }
             for name, converter in path_params
         ],
-        "responses": _responses(op, bool(path_params)),
+        "responses": _responses(op, bool(path_params), where, envelopes),
     }
     if op.description:
         document["description"] = op.description
@@ -140,8 +158,34 @@ def _operation(op, method, view_class, path_params):
     return document
 
 
+def _refs(node):
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from _refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _refs(value)
+
+
+def _check(paths, schemas):
+    seen = {}
+    for path, operations in paths.items():
+        for method, document in operations.items():
+            where = f"{method.upper()} {path}"
+            other = seen.setdefault(document["operationId"], where)
+            if other != where:
+                raise ImproperlyConfigured(
+                    f"{where} and {other} share the operationId {document['operationId']!r}."
+                )
+    for ref in set(_refs(paths)) | set(_refs(schemas)):
+        if ref.removeprefix(REF_PREFIX) not in schemas:
+            raise ImproperlyConfigured(f"No API schema component is declared for {ref!r}.")
+
+
 def build_document():
-    paths = {}
+    paths, envelopes = {}, {}
     for route, view_class in _walk(get_resolver().url_patterns):
         if not route.startswith(API_ROOT):
             continue
@@ -149,7 +193,13 @@ def build_document():
         for method in view_class.http_method_names:
             op = getattr(getattr(view_class, method, None), "operation", None)
             if op is not None:
-                paths.setdefault(path, {})[method] = _operation(op, method, view_class, params)
+                where = f"{method.upper()} {path} ({view_class.__qualname__})"
+                paths.setdefault(path, {})[method] = _operation(op, params, where, envelopes)
+    schemas = components()
+    for name, envelope in envelopes.items():
+        if schemas.setdefault(name, envelope) != envelope:
+            raise ImproperlyConfigured(f"The component {name!r} clashes with a list envelope.")
+    _check(paths, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -160,7 +210,7 @@ def build_document():
         "servers": [{"url": "/api/v1"}],
         "paths": paths,
         "components": {
-            "schemas": {"Problem": PROBLEM_SCHEMA},
+            "schemas": dict(sorted(schemas.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

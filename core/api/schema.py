@@ -1,12 +1,48 @@
-"""JSON Schema derived from the Django forms that validate API input.
+"""JSON Schema of the partner API: shared components, and schemas derived from forms.
 
-The OpenAPI document describes a request body or query with the very form the view validates
-it with, so documentation and validation cannot drift apart.
+Responses are described by named components (`Customer`, `Problem`, ...) that each app declares
+once in its `schemas` module with `component(name, schema)`; operations point at them with the
+`$ref` that `component()` returns or that `schema_ref(name)` builds. The OpenAPI document
+publishes every registered component under `components/schemas`.
+
+A request body or query is described with the very form the view validates it with, so
+documentation and validation cannot drift apart.
 """
 
 from django import forms
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import autodiscover_modules
 
 DECIMAL_PATTERN = r"^-?\d+(\.\d+)?$"
+REF_PREFIX = "#/components/schemas/"
+_COMPONENTS = {}
+
+
+def component(name, schema):
+    """Declare `schema` as the shared component `name`; return the `$ref` that points at it.
+
+    Declaring the same name twice with another schema is a mistake caught at import time.
+    """
+    if _COMPONENTS.setdefault(name, schema) != schema:
+        raise ImproperlyConfigured(f"Two different API schemas are both named {name!r}.")
+    return schema_ref(name)
+
+
+def schema_ref(name):
+    """`{"$ref": ...}` to the component `name` (declared in some app's `schemas` module)."""
+    return {"$ref": REF_PREFIX + name}
+
+
+def ref_name(schema):
+    """The component name a `$ref` schema points at, or None for an inline schema."""
+    ref = schema.get("$ref", "") if isinstance(schema, dict) else ""
+    return ref.removeprefix(REF_PREFIX) if ref.startswith(REF_PREFIX) else None
+
+
+def components():
+    """Every declared component, after importing each installed app's `schemas` module."""
+    autodiscover_modules("schemas")
+    return dict(sorted(_COMPONENTS.items()))
 
 
 def field_schema(field):

@@ -2,20 +2,16 @@ from django.http import JsonResponse
 
 from core.api.endpoint import ApiView, operation
 from core.api.openapi import build_document
-
-ME_SCHEMA = {
-    "type": "object",
-    "required": ["tenant", "name", "scopes"],
-    "properties": {
-        "tenant": {"type": "string", "description": "The key's tenant (its slug)."},
-        "name": {"type": "string"},
-        "scopes": {"type": "array", "items": {"type": "string"}},
-    },
-}
+from core.api.schema import schema_ref
 
 
 class Me(ApiView):
-    @operation(summary="The calling key: its tenant and scopes", response=ME_SCHEMA, tags=("meta",))
+    @operation(
+        operation_id="getMe",
+        summary="The calling key: its tenant and scopes",
+        response=schema_ref("Me"),
+        tags=("meta",),
+    )
     def get(self, request):
         key = request.partner_key
         return {"tenant": key.tenant.slug, "name": key.name, "scopes": key.scopes}
@@ -23,9 +19,10 @@ class Me(ApiView):
 
 class OpenApiDocument(ApiView):
     @operation(
+        operation_id="getOpenApiDocument",
         summary="This API's OpenAPI 3.1 document",
         auth=False,
-        response={"type": "object"},
+        response=schema_ref("OpenApiDocument"),
         tags=("meta",),
     )
     def get(self, request):
