@@ -1,0 +1,153 @@
+"""Every endpoint answers what the OpenAPI document says it answers, field for field.
+
+Real responses of each operation (success and errors) are validated against the documented
+schema with a JSON Schema validator, resolving `$ref`s into `components/schemas`; objects are
+closed (see `tests/api/conformance.py`), so a serializer and its schema cannot drift apart.
+"""
+
+import pytest
+
+from core.api.openapi import build_document
+from tests.api.conformance import Conformance
+from tests.conftest import ApiClient, make_api_client
+
+JANE = {
+    "type": "individual",
+    "first_name": "Jane",
+    "last_name": "Doe",
+    "date_of_birth": "1990-05-01",
+    "email": "jane@example.com",
+    "phone": "+442079460958",
+    "national_id": "AB123456C",
+    "address": {"line1": "1 High St", "city": "London", "postal_code": "EC1A 1BB", "country": "GB"},
+}
+
+
+@pytest.fixture
+def conformance(db):
+    return Conformance(build_document())
+
+
+def test_every_operation_answers_what_it_documents(api, tenant, conformance):
+    check = conformance.check
+    jane = check(api.post("/api/v1/customers", JANE), "POST", "/customers")
+    acme = check(
+        api.post("/api/v1/customers", {"type": "business", "legal_name": "Acme Ltd"}),
+        "POST",
+        "/customers",
+    )
+    ref, acme_ref = jane["reference"], acme["reference"]
+    assert jane["national_id"] == "*****456C" and jane["date_of_birth"] == "1990-05-01"
+    assert acme["date_of_birth"] is None
+
+    customer = "/customers/{ref}"
+    assert check(api.get(f"/api/v1/customers/{ref}"), "GET", customer)["reference"] == ref
+    patched = check(api.patch(f"/api/v1/customers/{ref}", {"email": "j@x.io"}), "PATCH", customer)
+    assert patched["email"] == "j@x.io"
+
+    page = check(api.get("/api/v1/customers", {"limit": 1}), "GET", "/customers")
+    assert len(page["data"]) == 1 and isinstance(page["next_cursor"], str)
+    last = check(
+        api.get("/api/v1/customers", {"limit": 1, "cursor": page["next_cursor"]}),
+        "GET",
+        "/customers",
+    )
+    assert last["next_cursor"] is None
+
+    relationships = "/customers/{ref}/relationships"
+    holding = check(
+        api.post(
+            f"/api/v1/customers/{acme_ref}/relationships",
+            {"type": "shareholder", "related_customer": ref, "ownership_percentage": "60"},
+        ),
+        "POST",
+        relationships,
+    )
+    assert holding["ownership_percentage"] == "60"
+    director = check(
+        api.post(
+            f"/api/v1/customers/{acme_ref}/relationships",
+            {"type": "director", "related_customer": ref},
+        ),
+        "POST",
+        relationships,
+    )
+    assert director["ownership_percentage"] is None
+    listed = check(api.get(f"/api/v1/customers/{acme_ref}/relationships"), "GET", relationships)
+    assert {r["id"] for r in listed["data"]} == {holding["id"], director["id"]}
+
+    owners = check(
+        api.get(f"/api/v1/customers/{acme_ref}/beneficial-owners"),
+        "GET",
+        "/customers/{ref}/beneficial-owners",
+    )
+    assert [(o["customer"], o["effective_ownership"]) for o in owners["data"]] == [(ref, "60")]
+
+    history = check(api.get(f"/api/v1/customers/{ref}/history"), "GET", "/customers/{ref}/history")
+    assert history["data"][0]["changes"]["email"] == ["jane@example.com", "j@x.io"]
+
+    end = f"/api/v1/customers/{acme_ref}/relationships/{director['id']}"
+    check(api.delete(end), "DELETE", "/customers/{ref}/relationships/{relationship_id}")
+    gone = api.post("/api/v1/customers", {"type": "business", "legal_name": "Gone Ltd"}).json()
+    check(api.delete(f"/api/v1/customers/{gone['reference']}"), "DELETE", customer)
+
+    assert check(api.get("/api/v1/me"), "GET", "/me")["tenant"] == tenant.slug
+    check(api.get("/api/v1/openapi.json"), "GET", "/openapi.json")
+
+    assert not conformance.unchecked(), "operations with no conformance check in this test"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "body", "path", "status"),
+    [
+        ("post", "/api/v1/customers", {**JANE, "phone": "12"}, "/customers", 400),
+        ("patch", "/api/v1/customers/{ref}", {"type": 5}, "/customers/{ref}", 400),
+        ("get", "/api/v1/customers/CUS-999999", None, "/customers/{ref}", 404),
+        ("get", "/api/v1/customers", {"limit": 0}, "/customers", 400),
+        (
+            "get",
+            "/api/v1/customers/{ref}/history",
+            {"cursor": "x"},
+            "/customers/{ref}/history",
+            400,
+        ),
+        (
+            "get",
+            "/api/v1/customers/{ref}/beneficial-owners",
+            None,
+            "/customers/{ref}/beneficial-owners",
+            422,
+        ),
+        (
+            "post",
+            "/api/v1/customers/{ref}/relationships",
+            {"type": "shareholder", "related_customer": "CUS-999999"},
+            "/customers/{ref}/relationships",
+            400,
+        ),
+        (
+            "delete",
+            "/api/v1/customers/{ref}/relationships/999999",
+            None,
+            "/customers/{ref}/relationships/{relationship_id}",
+            404,
+        ),
+    ],
+)
+def test_errors_are_documented_problems(api, conformance, method, url, body, path, status):
+    ref = api.post("/api/v1/customers", JANE).json()["reference"]
+    url = url.format(ref=ref)
+    response = getattr(api, method)(url, body) if body is not None else getattr(api, method)(url)
+    assert response.status_code == status, response.content
+    problem = conformance.check(response, method, path)
+    assert problem["status"] == status
+    if status == 400:
+        assert problem["errors"]
+
+
+def test_refused_keys_get_documented_problems(tenant, conformance):
+    anonymous = conformance.check(ApiClient(None).get("/api/v1/customers"), "GET", "/customers")
+    assert anonymous["status"] == 401
+    reader = make_api_client(tenant, scopes=("customers:read",))
+    refused = conformance.check(reader.post("/api/v1/customers", JANE), "POST", "/customers")
+    assert refused["status"] == 403
