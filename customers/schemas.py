@@ -17,6 +17,13 @@ def _enum(choices):
     return {"type": "string", "enum": list(choices.values)}
 
 
+# Shared by responses, request bodies and query parameters (see `core.api.openapi`).
+CUSTOMER_TYPE = component("CustomerType", _enum(Customer.Type))
+CUSTOMER_STATUS = component("CustomerStatus", _enum(Customer.Status))
+KYC_STATUS = component("KycStatus", _enum(Customer.KycStatus))
+RISK_RATING = component("RiskRating", _enum(Customer.RiskRating))
+RELATIONSHIP_TYPE = component("RelationshipType", _enum(CustomerRelationship.Type))
+
 ADDRESS = component(
     "Address",
     {
@@ -55,7 +62,7 @@ CUSTOMER = component(
         ],
         "properties": {
             "reference": {"type": "string"},
-            "type": _enum(Customer.Type),
+            "type": CUSTOMER_TYPE,
             "first_name": {"type": "string", "description": "Individuals only; else empty."},
             "last_name": {"type": "string", "description": "Individuals only; else empty."},
             "legal_name": {"type": "string", "description": "Businesses only; else empty."},
@@ -64,9 +71,9 @@ CUSTOMER = component(
             "date_of_birth": {**_NULLABLE_DATE, "description": "Individuals only."},
             "national_id": {"type": "string", "description": "Masked to its last 4 characters."},
             "address": ADDRESS,
-            "status": _enum(Customer.Status),
-            "kyc_status": _enum(Customer.KycStatus),
-            "risk_rating": _enum(Customer.RiskRating),
+            "status": CUSTOMER_STATUS,
+            "kyc_status": KYC_STATUS,
+            "risk_rating": RISK_RATING,
             "created_at": _DATE_TIME,
             "updated_at": _DATE_TIME,
         },
@@ -89,7 +96,7 @@ RELATIONSHIP = component(
         ],
         "properties": {
             "id": {"type": "integer"},
-            "type": _enum(CustomerRelationship.Type),
+            "type": RELATIONSHIP_TYPE,
             "customer": {"type": "string", "description": "Reference of the customer."},
             "related_customer": {"type": "string", "description": "Reference of the holder."},
             "ownership_percentage": {

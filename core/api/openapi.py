@@ -184,6 +184,21 @@ def _check(paths, schemas):
             raise ImproperlyConfigured(f"No API schema component is declared for {ref!r}.")
 
 
+def _share_enums(node, enums):
+    """Replace each inline enum equal to a declared one (a form's field derived from the same
+    choices as a response's) with that component's `$ref`, keeping its description."""
+    if isinstance(node, list):
+        return [_share_enums(value, enums) for value in node]
+    if not isinstance(node, dict):
+        return node
+    bare = {key: value for key, value in node.items() if key != "description"}
+    for name, schema in enums.items():
+        if bare == schema:
+            described = {"description": node["description"]} if "description" in node else {}
+            return {**schema_ref(name), **described}
+    return {key: _share_enums(value, enums) for key, value in node.items()}
+
+
 def build_document():
     paths, envelopes = {}, {}
     for route, view_class in _walk(get_resolver().url_patterns):
@@ -199,6 +214,7 @@ def build_document():
     for name, envelope in envelopes.items():
         if schemas.setdefault(name, envelope) != envelope:
             raise ImproperlyConfigured(f"The component {name!r} clashes with a list envelope.")
+    paths = _share_enums(paths, {n: s for n, s in schemas.items() if "enum" in s})
     _check(paths, schemas)
     return {
         "openapi": "3.1.0",

@@ -191,9 +191,14 @@ def test_responses_are_shared_components():
     schemas = document["components"]["schemas"]
     for name in ("Customer", "CustomerList", "Relationship", "RelationshipList",
                  "BeneficialOwner", "BeneficialOwners", "HistoryEvent", "HistoryEventList",
-                 "Problem", "Me", "Address"):  # fmt: skip
+                 "Problem", "Me", "Address", "CustomerType", "RelationshipType"):  # fmt: skip
         assert name in schemas, name
     assert schemas["CustomerList"]["properties"]["data"]["items"] == schema_ref("Customer")
+    # A form's choice field shares the response's enum: one CustomerType in generated clients.
+    create = document["paths"]["/customers"]["post"]["requestBody"]["content"]["application/json"]
+    assert create["schema"]["properties"]["type"] == schema_ref("CustomerType")
+    filters = {p["name"]: p["schema"] for p in document["paths"]["/customers"]["get"]["parameters"]}
+    assert filters["kyc_status"] == schema_ref("KycStatus")
     for path_, operations in document["paths"].items():
         for method, op in operations.items():
             for status, response in op["responses"].items():
