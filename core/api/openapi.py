@@ -1,7 +1,8 @@
 """The OpenAPI 3.1 document, built from the `@operation` declarations of the API views.
 
 Shared shapes are components (`core.api.schema.component`); a paginated operation's response
-is the list envelope of its item component (`Customer` -> `CustomerList`). The build refuses
+is the list envelope of its item component (`Customer` -> `CustomerList`), and an enum a form
+derives from the same choices as a declared enum component points at it. The build refuses
 an operation without an explicit `operation_id`, two operations with the same one, and a
 `$ref` to a component nobody declared, so a mistake fails the tests instead of a partner.
 """
