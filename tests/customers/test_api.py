@@ -74,6 +74,7 @@ def test_unknown_and_foreign_customers_are_404(api, other_api, jane):
     problem(other_api.get(f"{BASE}/{jane['reference']}"), 404)
     problem(other_api.patch(f"{BASE}/{jane['reference']}", {"first_name": "X"}), 404)
     problem(other_api.delete(f"{BASE}/{jane['reference']}"), 404)
+    assert api.get(f"{BASE}/{jane['reference']}").json() == jane  # untouched by the other bank
 
 
 def test_patch_changes_only_sent_fields(api, jane):

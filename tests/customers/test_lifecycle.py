@@ -109,6 +109,8 @@ def test_kyc_change_records_who_and_when(customer):
 def test_illegal_kyc_change_is_refused(customer):
     with pytest.raises(Conflict, match="cannot go from pending to expired"):
         services.change_kyc_status(customer=customer, kyc_status="expired")
+    customer.refresh_from_db()
+    assert (customer.kyc_status, customer.kyc_changed_at) == ("pending", None)
 
 
 def test_close_blocked_by_registered_check_names_the_blocker(verified, open_account_blocks):
@@ -131,6 +133,7 @@ def test_restore_refused_when_email_was_taken_meanwhile(in_tenant):
     CustomerFactory(tenant=in_tenant, email="x@example.com")
     with pytest.raises(Conflict, match=r"x@example\.com"):
         services.restore_customer(customer=old)
+    assert Customer.deleted_objects.filter(pk=old.pk).exists()
 
 
 def test_service_creates_and_updates_without_a_form(in_tenant):
@@ -239,6 +242,7 @@ def test_deleted_customer_cannot_be_edited(customer):
     services.soft_delete_customer(customer=customer)
     with pytest.raises(Conflict, match="restore it"):
         services.update_customer(customer=customer, first_name="New")
+    assert Customer.all_objects.get(pk=customer.pk).first_name != "New"
 
 
 def test_closed_customer_record_is_final(customer):
@@ -255,3 +259,22 @@ def test_no_change_writes_no_history_row(customer):
     rows = customer.history.count()
     services.update_customer(customer=customer, first_name=customer.first_name)
     assert customer.history.count() == rows
+
+
+def test_admin_activate_action_refuses_unverified_kyc(staff_client, in_tenant):
+    """The admin action calls the same service and rule: a message, not a 500 or a change."""
+    pending = CustomerFactory(tenant=in_tenant)
+    ready = services.change_kyc_status(
+        customer=CustomerFactory(tenant=in_tenant), kyc_status="verified"
+    )
+    response = staff_client.post(
+        "/admin/customers/customer/",
+        {"action": "activate", "_selected_action": [pending.pk, ready.pk], "index": "0"},
+        follow=True,
+    )
+    assert response.status_code == 200
+    shown = [m.message for m in response.context["messages"]]
+    assert any("its KYC is pending, not verified" in m for m in shown), shown
+    pending.refresh_from_db()
+    ready.refresh_from_db()
+    assert (pending.status, ready.status) == (S.PROSPECT, S.ACTIVE)
