@@ -278,3 +278,40 @@ def test_admin_activate_action_refuses_unverified_kyc(staff_client, in_tenant):
     pending.refresh_from_db()
     ready.refresh_from_db()
     assert (pending.status, ready.status) == (S.PROSPECT, S.ACTIVE)
+
+
+@pytest.mark.parametrize(
+    "fields, constraint",
+    [
+        (
+            {"type": "business", "legal_name": "Acme", "first_name": "J"},
+            "customer_business_no_person_fields",
+        ),
+        (
+            {"type": "individual", "first_name": "J", "last_name": "D", "legal_name": "Acme"},
+            "customer_individual_no_legal_name",
+        ),
+        (
+            {
+                "type": "individual",
+                "first_name": "J",
+                "last_name": "D",
+                "email": "taken@example.com",
+            },
+            "customer_live_email",
+        ),
+    ],
+)
+def test_the_database_refuses_what_the_rules_refuse_and_names_the_constraint(
+    in_tenant, fields, constraint
+):
+    """Code that bypasses the services still cannot store a customer the rules refuse; the
+    violated constraint is read by name, on SQLite and PostgreSQL alike."""
+    from django.db import IntegrityError, transaction
+
+    from core.db import violated_constraint
+
+    CustomerFactory(tenant=in_tenant, email="taken@example.com")
+    with pytest.raises(IntegrityError) as raised, transaction.atomic():
+        Customer.objects.create(tenant=in_tenant, reference="CUS-X", **fields)
+    assert violated_constraint(raised.value, Customer) == constraint
