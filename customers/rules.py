@@ -259,6 +259,7 @@ class Holding:
     ended_on: date | None = None
 
     def in_force_on(self, day):
+        # `in_force(day)` for a holding not stored yet (a row of a form being checked).
         return (self.started_on is None or self.started_on <= day) and (
             self.ended_on is None or self.ended_on > day
         )
