@@ -12,7 +12,6 @@ KEY_PREFIX = "ll_"
 PUBLIC_PREFIX_LENGTH = 8
 
 
-
 def hash_secret(raw_key):
     """Keys carry 256 random bits, so a fast digest is as safe as a slow one, and cheap per call."""
     return hashlib.sha256(raw_key.encode()).hexdigest()

@@ -55,6 +55,4 @@ class Command(SystemCommand):
         _key, raw_key = issue_partner_key(tenant=first, name="Demo partner", scopes=["*"])
         self.stdout.write(f"Demo partner API key for {first.slug} (all scopes):")
         self.stdout.write(f"  {raw_key}")
-        self.stdout.write(
-            f"  try: curl -H 'Authorization: Bearer {raw_key}' {base}/api/v1/me"
-        )
+        self.stdout.write(f"  try: curl -H 'Authorization: Bearer {raw_key}' {base}/api/v1/me")
