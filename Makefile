@@ -1,5 +1,6 @@
 # Ledgerline developer commands. Everything runs from a local virtualenv in .venv/.
-#   make run    local server on embedded defaults (SQLite under var/, in-process cache)
+#   make run    local server on embedded defaults (SQLite under var/, in-process cache);
+#               PORT=8001 make run (or make run PORT=8001) serves on another port
 #   make test   the test suite; DATABASE_URL / REDIS_URL switch it to PostgreSQL / Redis
 #   make lint   ruff
 #   make check  fail if a model change has no migration
@@ -9,6 +10,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check
 PYTEST_ARGS ?=
+PORT ?= 8000
 
 .PHONY: run test lint check clean
 
@@ -27,9 +29,10 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(PY)
 run: export DEBUG := true
 run: $(VENV)/.installed
 	$(PY) manage.py migrate
-	$(PY) manage.py loaddata demo
-	$(PY) manage.py demo_access
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@# The demo goes only into an empty database: a restart keeps what staff changed.
+	$(PY) manage.py loaddata demo --if-empty
+	$(PY) manage.py demo_access --port $(PORT)
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # pytest exit code 5 means "no tests collected": that is a failure, and says so.
 test: $(VENV)/.installed-dev

@@ -3,3 +3,13 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+    def ready(self):
+        from core.scopes import register_scopes
+
+        register_scopes(
+            {
+                "accounts:read": "read accounts, balances and statements",
+                "accounts:write": "open and change accounts, move money, place holds",
+            }
+        )

@@ -204,6 +204,17 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES + 1
 
 # --- Customers ------------------------------------------------------------------------------
 CUSTOMER_MINIMUM_AGE = env.int("CUSTOMER_MINIMUM_AGE", default=18)
+# Region of phone numbers typed without a country code ("020 7946 0958"); "" accepts only
+# numbers with one ("+44 20 7946 0958").
+DEFAULT_PHONE_REGION = env.str("DEFAULT_PHONE_REGION", default="GB").upper()
+if DEFAULT_PHONE_REGION:
+    import phonenumbers
+
+    if DEFAULT_PHONE_REGION not in phonenumbers.SUPPORTED_REGIONS:
+        sys.exit(
+            "Ledgerline cannot start: DEFAULT_PHONE_REGION must be an ISO 3166-1 alpha-2 code "
+            f"with a numbering plan, e.g. GB (got {DEFAULT_PHONE_REGION!r})."
+        )
 try:
     UBO_THRESHOLD_PERCENT = Decimal(env.str("UBO_THRESHOLD_PERCENT", default="25"))
 except InvalidOperation:

@@ -7,7 +7,7 @@ from django.utils.html import format_html
 from core.admin_base import HistoryAdmin, TenantScopedAdmin
 from core.forms import TenantScopedModelForm
 from core.models import IdempotencyRecord, PartnerKey, StaffMembership, Tenant
-from core.models.partner_keys import ALL_SCOPES, API_SCOPES
+from core.scopes import scope_choices
 from core.services import issue_partner_key, revoke_partner_key
 
 
@@ -68,7 +68,7 @@ class StaffMembershipAdmin(PlatformOnlyMixin, HistoryAdmin):
 
 class PartnerKeyForm(TenantScopedModelForm):
     scopes = forms.MultipleChoiceField(
-        choices=[(ALL_SCOPES, "* (all scopes)")] + [(s, s) for s in API_SCOPES],
+        choices=scope_choices,  # called per form: the scopes the apps registered
         widget=forms.CheckboxSelectMultiple,
     )
 

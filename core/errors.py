@@ -1,21 +1,25 @@
-"""Refusals raised by services. The API answers them as problem+json; the admin as a message."""
+"""Domain refusals raised by services and selectors. They know nothing of HTTP: the partner API
+maps each class to a status (`core.api.problems.DOMAIN_ERRORS`), the admin shows the message on
+the same page."""
 
 
 class ServiceError(Exception):
-    status = 422
-    code = "business-rule"
+    """Base of every domain refusal; the message names what refused and why."""
 
 
-class ConflictError(ServiceError):
+class NotFound(ServiceError):
+    """No such object here (also: it belongs to another tenant)."""
+
+
+class Conflict(ServiceError):
     """The object's state does not allow this: an illegal transition, or a state elsewhere
     that blocks it (a customer with open accounts cannot be closed or deleted)."""
 
-    status = 409
-    code = "conflict"
-
 
 class RuleViolation(ServiceError):
-    """A business rule refused the request (insufficient funds, a frozen account)."""
+    """A business rule refused the request (KYC not verified, insufficient funds)."""
 
-    status = 422
-    code = "business-rule"
+
+# The name this error had before it lost its HTTP status; kept so code written against it
+# (other apps' branches) still imports.
+ConflictError = Conflict

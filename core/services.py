@@ -7,13 +7,8 @@ from django.utils import timezone
 
 from core.context import acting_as, actor_label
 from core.models import PartnerKey
-from core.models.partner_keys import (
-    ALL_SCOPES,
-    API_SCOPES,
-    generate_raw_key,
-    hash_secret,
-    parse_public_prefix,
-)
+from core.models.partner_keys import generate_raw_key, hash_secret, parse_public_prefix
+from core.scopes import ALL_SCOPES, api_scopes
 
 # A key's last use is written at most this often, so a busy key does not write on every call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -28,11 +23,11 @@ class KeyRejected(Exception):
 
 
 def validate_scopes(scopes):
-    unknown = sorted(set(scopes) - {*API_SCOPES, ALL_SCOPES})
+    """Only scopes the apps registered (`core.scopes`), or `*`."""
+    known = (*api_scopes(), ALL_SCOPES)
+    unknown = sorted(set(scopes) - set(known))
     if unknown:
-        raise ValueError(
-            f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join((*API_SCOPES, '*'))}."
-        )
+        raise ValueError(f"Unknown scope(s): {', '.join(unknown)}. Known: {', '.join(known)}.")
     return sorted(set(scopes))
 
 

@@ -1,9 +1,6 @@
-from decimal import Decimal
-
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.forms.models import BaseInlineFormSet
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from core.admin_base import SoftDeleteAdminMixin, TenantScopedAdmin
@@ -12,7 +9,7 @@ from customers import selectors, services
 from customers.forms import CustomerForm, RelationshipForm
 from customers.models import Customer, CustomerRelationship
 from customers.ownership import beneficial_owners
-from customers.rules import FULL_OWNERSHIP, direct_ownership_held
+from customers.rules import Holding, check_direct_ownership
 
 
 class RelationshipInlineForm(RelationshipForm):
@@ -22,29 +19,27 @@ class RelationshipInlineForm(RelationshipForm):
 
 
 class RelationshipFormSet(BaseInlineFormSet):
-    """Rows that each pass alone may together exceed 100 % direct ownership: check the sum."""
+    """Rows that each pass alone may together exceed 100 % direct ownership: the rule is
+    checked once more over all the rows shown."""
 
     def clean(self):
         super().clean()
         if any(self.errors):
             return
         in_formset = [f for f in self.forms if f.cleaned_data and f.cleaned_data.get("type")]
-        shown_pks = {f.instance.pk for f in in_formset if f.instance.pk}
-        today = timezone.localdate()
-        total = sum(
-            (
-                f.cleaned_data.get("ownership_percentage") or Decimal(0)
+        check_direct_ownership(
+            self.instance,
+            [
+                Holding(
+                    f.cleaned_data["ownership_percentage"],
+                    f.cleaned_data.get("started_on"),
+                    f.cleaned_data.get("ended_on"),
+                )
                 for f in in_formset
                 if f.cleaned_data["type"] in CustomerRelationship.OWNERSHIP_TYPES
-                and not (f.cleaned_data.get("ended_on") and f.cleaned_data["ended_on"] <= today)
-            ),
-            Decimal(0),
-        ) + direct_ownership_held(self.instance, exclude_pks=shown_pks)
-        if total > FULL_OWNERSHIP:
-            raise ValidationError(
-                f"Together these rows give {plain_decimal(total)}% direct ownership of "
-                f"{self.instance.reference}; at most 100% is possible."
-            )
+            ],
+            exclude_pks={f.instance.pk for f in in_formset if f.instance.pk},
+        )
 
 
 class RelationshipInline(admin.TabularInline):
@@ -231,23 +226,28 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            services.update_customer(form=form, by=request.user)
+            services.update_customer(customer=obj, changes=form.changes(), by=request.user)
         else:
-            created = services.create_customer(form=form, by=request.user)
+            created = services.create_customer(**form.changes(), by=request.user)
             obj.pk, obj.reference = created.pk, created.reference
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not CustomerRelationship:
             return super().save_formset(request, form, formset, change)
-        # save(commit=False) also records new/changed objects for the admin's change message.
-        for relationship in formset.save(commit=False):
+        # save(commit=False) records new/changed objects for the admin's change message.
+        formset.save(commit=False)
+        for relationship in formset.new_objects:
+            data = {name: getattr(relationship, name) for name in services.RELATIONSHIP_FIELDS}
             try:
-                if relationship.pk is None:
-                    services.add_relationship(
-                        customer=form.instance, relationship=relationship, by=request.user
-                    )
-                else:
-                    services.update_relationship(relationship=relationship, by=request.user)
+                services.add_relationship(customer=form.instance, **data, by=request.user)
+            except ValidationError as error:  # lost a race with a concurrent change
+                self.message_user(request, f"{relationship}: {error}", messages.ERROR)
+        for relationship, changed in formset.changed_objects:
+            changes = {name: getattr(relationship, name) for name in changed}
+            try:
+                services.update_relationship(
+                    relationship=relationship, changes=changes, by=request.user
+                )
             except ValidationError as error:  # lost a race with a concurrent change
                 self.message_user(request, f"{relationship}: {error}", messages.ERROR)
         return None

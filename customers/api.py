@@ -48,7 +48,7 @@ class CustomerList(ApiView):
     )
     def post(self, request):
         form = self.validate(CustomerForm(data=request.json))
-        return customer_json(services.create_customer(form=form, by=request.partner_key))
+        return customer_json(services.create_customer(**form.changes(), by=request.partner_key))
 
 
 class CustomerDetail(ApiView):
@@ -78,7 +78,10 @@ class CustomerDetail(ApiView):
         form = self.validate(
             CustomerUpdateForm(data={**current, **request.json}, instance=customer)
         )
-        return customer_json(services.update_customer(form=form, by=request.partner_key))
+        updated = services.update_customer(
+            customer=customer, changes=form.changes(), by=request.partner_key
+        )
+        return customer_json(updated)
 
     @operation(
         operation_id="deleteCustomer",
@@ -120,7 +123,7 @@ class RelationshipList(ApiView):
         customer = selectors.get_customer(ref)
         form = self.validate(RelationshipForm(data=request.json, customer=customer))
         relationship = services.add_relationship(
-            customer=customer, relationship=form.save(commit=False), by=request.partner_key
+            customer=customer, **form.cleaned_data, by=request.partner_key
         )
         return relationship_json(relationship)
 

@@ -1,29 +1,27 @@
-"""The one place customer input is validated: the admin and the API use these forms."""
+"""Input parsing of customers and relationships for the admin and the API: the forms read what
+was sent and check it with `customers.rules`; the views then pass the cleaned data to a service."""
 
 from decimal import Decimal
 
 from django import forms
-from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.utils import timezone
 
-from core.countries import ISO_3166_ALPHA2
+from core.countries import CountryCodeField
 from core.forms import TenantScopedModelForm
+from customers import rules
 from customers.models import Customer, CustomerRelationship
-from customers.phones import E164, normalise_phone
-from customers.rules import check_relationship
-
-OLDEST_PLAUSIBLE_AGE = 130
-
-
-def years_between(born, today):
-    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class CustomerForm(TenantScopedModelForm):
-    # Wider than the stored E.164 number: spaces and dashes are accepted, then removed.
-    phone = forms.CharField(max_length=32, required=False, help_text="E.164, e.g. +442079460958")
+    # Wider than the stored E.164 number: national formats, spaces and dashes are accepted.
+    phone = forms.CharField(
+        max_length=32,
+        required=False,
+        help_text="International (+44 20 7946 0958) or national in the default region "
+        "(020 7946 0958); stored as E.164.",
+    )
     phone.api_pattern = r"^\+?[0-9 ().-]*$"
+    address_country = CountryCodeField(required=False, label="Country")
 
     risk_rating = forms.ChoiceField(
         choices=Customer.RiskRating.choices, required=False, help_text="Default: low."
@@ -50,74 +48,40 @@ class CustomerForm(TenantScopedModelForm):
             "risk_rating",
         ]
 
-    def clean_type(self):
-        value = self.cleaned_data["type"]
-        if self.instance.pk and value != self.instance.type:
-            raise ValidationError("The type of an existing customer cannot change.")
-        return value
-
-    def clean_email(self):
-        email = self.cleaned_data["email"].strip().lower()
-        if email:
-            taken = Customer.objects.filter(email=email).exclude(pk=self.instance.pk)
-            if taken.exists():
-                raise ValidationError("Another customer already has this email address.")
-        return email
-
-    def clean_phone(self):
-        phone = normalise_phone(self.cleaned_data["phone"])
-        if phone and not E164.match(phone):
-            raise ValidationError(
-                "Enter the number in E.164 form: '+', country code, number; e.g. +442079460958."
-            )
-        return phone
-
-    def clean_address_country(self):
-        country = self.cleaned_data["address_country"].strip().upper()
-        if country and country not in ISO_3166_ALPHA2:
-            raise ValidationError("Enter an ISO 3166-1 alpha-2 country code, e.g. GB or DE.")
-        return country
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in rules.NAME_FIELDS:
+            if name in self.fields:  # the rules trim names; a trailing CR/LF is refused, not cut
+                self.fields[name].strip = False
 
     def clean_risk_rating(self):
         return self.cleaned_data["risk_rating"] or self.instance.risk_rating
 
-    def clean_national_id(self):
-        return self.cleaned_data["national_id"].strip()
-
-    def clean_date_of_birth(self):
-        born = self.cleaned_data["date_of_birth"]
-        if born is None:
-            return born
-        today = timezone.localdate()
-        if born > today:
-            raise ValidationError("The date of birth cannot be in the future.")
-        age = years_between(born, today)
-        if age > OLDEST_PLAUSIBLE_AGE:
-            raise ValidationError("This date of birth is not plausible.")
-        if age < settings.CUSTOMER_MINIMUM_AGE:
-            raise ValidationError(
-                f"Customers must be at least {settings.CUSTOMER_MINIMUM_AGE} years old."
-            )
-        return born
-
     def clean(self):
         cleaned = super().clean()
-        kind = cleaned.get("type")
-        errors = {}
-        if kind == Customer.Type.INDIVIDUAL:
-            for field in ("first_name", "last_name"):
-                if not cleaned.get(field, "").strip():
-                    errors[field] = "Required for an individual."
-            if not cleaned.get("date_of_birth") and "date_of_birth" not in self.errors:
-                errors["date_of_birth"] = "Required for an individual."
-        elif kind == Customer.Type.BUSINESS:
-            if not cleaned.get("legal_name", "").strip():
-                errors["legal_name"] = "Required for a business."
-            if cleaned.get("date_of_birth"):
-                errors["date_of_birth"] = "A business has no date of birth."
-        for field, message in errors.items():
-            self.add_error(field, message)
+        existing = self.instance if self.instance.pk else None
+        sent = {k: v for k, v in cleaned.items() if k in rules.CUSTOMER_FIELDS}
+        try:
+            if existing is None:
+                cleaned.update(rules.clean_customer(sent))
+            else:
+                stored = {name: getattr(existing, name) for name in rules.CUSTOMER_FIELDS}
+                changed = set(self.changed_data) & set(sent)
+                result = rules.clean_customer(
+                    {**stored, **sent}, changed=changed, existing=existing
+                )
+                cleaned.update({name: result[name] for name in sent})
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field, messages)
         return cleaned
+
+    def changes(self):
+        """What the service is to apply: every field of a new customer, the changed ones of
+        an existing customer."""
+        names = self.changed_data if self.instance.pk else self.fields
+        return {name: self.cleaned_data[name] for name in names if name in self.cleaned_data}
 
 
 class CustomerUpdateForm(CustomerForm):
@@ -162,7 +126,7 @@ class RelationshipForm(TenantScopedModelForm):
         if self.errors:
             return cleaned
         try:
-            check_relationship(
+            rules.check_relationship(
                 customer=self.customer,
                 related=cleaned.get("related_customer"),
                 role=cleaned.get("type"),

@@ -106,6 +106,16 @@ class Customer(SoftDeleteModel):
                 condition=Q(type="individual") | ~Q(legal_name=""),
                 name="customer_business_named",
             ),
+            # Fields of the other type stay empty (customers.rules says so field by field).
+            models.CheckConstraint(
+                condition=Q(type="business") | Q(legal_name=""),
+                name="customer_individual_no_legal_name",
+            ),
+            models.CheckConstraint(
+                condition=Q(type="individual")
+                | Q(first_name="", last_name="", date_of_birth__isnull=True),
+                name="customer_business_no_person_fields",
+            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "-created_at", "-id"], name="customer_tenant_created"),

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from core.errors import RuleViolation
 from customers.models import Customer, CustomerRelationship
+from customers.rules import in_force
 
 # Longest path walked, in shareholder edges. Real structures are a handful of levels deep.
 # Owners found only beyond it are not reported.
@@ -175,11 +176,8 @@ def would_create_cycle(*, company, owner) -> bool:
 
 
 def _active_q(on):
-    return (
-        Q(type=CustomerRelationship.Type.SHAREHOLDER)  # `objects` already hides deleted rows
-        & (Q(started_on__isnull=True) | Q(started_on__lte=on))
-        & (Q(ended_on__isnull=True) | Q(ended_on__gt=on))
-    )
+    # `objects` already hides deleted rows
+    return Q(type=CustomerRelationship.Type.SHAREHOLDER) & in_force(on)
 
 
 def _reachable_owners_sql(*, start, on: datetime.date, include_future=False):

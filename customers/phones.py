@@ -1,11 +1,33 @@
-"""Phone numbers as people type them, and as we store them (E.164)."""
+"""Phone numbers as people type them, and as we store them (E.164), parsed by `phonenumbers`
+(Google's libphonenumber). A number without a country code is read as a national number of
+`settings.DEFAULT_PHONE_REGION`."""
 
-import re
+import phonenumbers
+from django.conf import settings
+from django.core.exceptions import ValidationError
 
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
-_PUNCTUATION = re.compile(r"[\s().-]")
+
+def parse_phone(value, *, region=None):
+    """The E.164 form of `value` ("" for none); ValidationError unless it is a valid number."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    region = region if region is not None else settings.DEFAULT_PHONE_REGION
+    example = "+442079460958" if not region else f"+442079460958, or a national {region} number"
+    try:
+        number = phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException:
+        raise ValidationError(
+            f"Enter a phone number: '+', country code, number (e.g. {example})."
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValidationError(f"This is not a valid phone number (e.g. {example}).")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def normalise_phone(value):
-    """A phone number without the spaces, dots, dashes and brackets people type."""
-    return _PUNCTUATION.sub("", value)
+    """What a search term would be stored as: its E.164 form when it parses, else the term."""
+    try:
+        return parse_phone(value) or value
+    except ValidationError:
+        return value

@@ -3,25 +3,26 @@
 from django.db import connection
 from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Greatest
-from django.http import Http404
 
+from core.errors import NotFound
 from core.history import changed_fields
 from customers.models import Customer, CustomerRelationship, mask_national_id
 from customers.phones import normalise_phone
-from customers.rules import active_relationships
+from customers.rules import relationships_in_force
 
 SEARCH_ORDERING = ("-rank", "-id")
 LIST_ORDERING = ("-created_at", "-id")
 
 
 def get_customer(reference):
-    """The current tenant's live customer with `reference`, or 404 (another tenant's too)."""
+    """The current tenant's live customer with `reference`; NotFound otherwise (another
+    tenant's too)."""
     if "\x00" in reference:  # PostgreSQL refuses NUL in text; no reference contains one
-        raise Http404("No such customer.")
+        raise NotFound("No such customer.")
     try:
         return Customer.objects.get(reference=reference)
     except Customer.DoesNotExist:
-        raise Http404(f"No customer {reference}.") from None
+        raise NotFound(f"No customer {reference}.") from None
 
 
 def search_customers(*, q="", status=None, kyc_status=None, type=None):
@@ -75,9 +76,10 @@ def search_customers(*, q="", status=None, kyc_status=None, type=None):
 
 
 def relationships_of(customer):
-    """The roles others hold towards `customer`, still in force, with the holders joined."""
+    """The roles others hold towards `customer`, in force or yet to start, with the holders
+    joined."""
     return (
-        active_relationships()
+        relationships_in_force(include_future=True)
         .filter(customer=customer)
         .select_related("customer", "related_customer")
         .order_by("id")
@@ -90,7 +92,7 @@ def get_relationship(customer, relationship_id):
             customer=customer, pk=relationship_id
         )
     except (CustomerRelationship.DoesNotExist, ValueError):
-        raise Http404("No such relationship.") from None
+        raise NotFound("No such relationship.") from None
 
 
 def history_events(rows, before_oldest):

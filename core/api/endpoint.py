@@ -14,7 +14,8 @@ both configures the request handling and documents the endpoint in the OpenAPI d
             return {"data": [...], "next_cursor": ...}
 
 A handler returns data (serialised as JSON with the operation's status), None (204), or a
-response; it raises `ApiError` (or Http404) for problems.
+response; it raises `ApiError` for problems, and lets domain refusals (`core.errors`) through:
+they are answered by `core.api.problems.DOMAIN_ERRORS` (404, 409, 422).
 """
 
 import json
@@ -31,7 +32,13 @@ from django.views.decorators.csrf import csrf_exempt
 
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.api.idempotency import run_idempotent
-from core.api.problems import ApiError, form_errors, problem_response, validation_error
+from core.api.problems import (
+    ApiError,
+    domain_error_response,
+    form_errors,
+    problem_response,
+    validation_error,
+)
 from core.api.ratelimit import check_rate_limit
 from core.api.schema import flatten_nested, form_schema
 from core.errors import ServiceError
@@ -249,7 +256,7 @@ class ApiView(View):
         except ApiError as error:
             return error.response(request)
         except ServiceError as error:
-            return problem_response(error.status, str(error), code=error.code, request=request)
+            return domain_error_response(error, request)
         except ValidationError as error:
             return validation_error(_validation_messages(error)).response(request)
         except Http404 as error:

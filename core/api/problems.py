@@ -3,6 +3,7 @@
 from django.http import JsonResponse
 
 from core.context import get_request_info
+from core.errors import Conflict, NotFound, RuleViolation, ServiceError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://ledgerline.dev/problems/"
@@ -19,6 +20,22 @@ TITLES = {
     500: "Internal server error",
     503: "Service unavailable",
 }
+
+
+# How the API answers each domain refusal: (status, last part of `type`). A subclass answers as
+# its nearest listed base; an unlisted ServiceError is a refused business rule.
+DOMAIN_ERRORS = {
+    NotFound: (404, None),  # typed like every other 404 (an unknown path too): `.../404`
+    Conflict: (409, "conflict"),
+    RuleViolation: (422, "business-rule"),
+    ServiceError: (422, "business-rule"),
+}
+
+
+def domain_error_response(error, request=None):
+    """The problem response of a domain refusal (`core.errors`)."""
+    status, code = next(DOMAIN_ERRORS[cls] for cls in type(error).__mro__ if cls in DOMAIN_ERRORS)
+    return problem_response(status, str(error), code=code, request=request)
 
 
 class ApiError(Exception):

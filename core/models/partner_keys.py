@@ -6,21 +6,10 @@ from django.utils import timezone
 
 from core.history import tracked_history
 from core.models.base import TenantScopedModel
+from core.scopes import ALL_SCOPES
 
 KEY_PREFIX = "ll_"
 PUBLIC_PREFIX_LENGTH = 8
-
-API_SCOPES = (
-    "customers:read",
-    "customers:write",
-    "accounts:read",
-    "accounts:write",
-    "lending:read",
-    "lending:write",
-    "lending:approve",
-    "audit:read",
-)
-ALL_SCOPES = "*"
 
 
 def hash_secret(raw_key):

@@ -1,10 +1,8 @@
-import threading
-
 import pytest
-from django.db import close_old_connections
 
 from core.context import system_scope
 from core.models import IdempotencyRecord, PartnerKey
+from tests.concurrency import run_concurrently
 from tests.conftest import ApiClient, make_api_client, postgres_only
 from tests.core import views
 
@@ -67,24 +65,14 @@ def test_overlong_key_is_400(api):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_requests_with_one_key_do_the_work_once(tenant):
     api = make_api_client(tenant)
-    barrier = threading.Barrier(4)
-    results = []
 
     def call():
-        try:
-            barrier.wait()
-            response = ApiClient(api.raw_key).post(
-                KEYS, {"name": "race"}, headers={"Idempotency-Key": "race-1"}
-            )
-            results.append((response.status_code, response.get("Idempotent-Replayed", "")))
-        finally:
-            close_old_connections()
+        response = ApiClient(api.raw_key).post(
+            KEYS, {"name": "race"}, headers={"Idempotency-Key": "race-1"}
+        )
+        return response.status_code, response.get("Idempotent-Replayed", "")
 
-    threads = [threading.Thread(target=call) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    results = run_concurrently(*[call] * 4)
     assert sorted(results) == [(201, ""), (201, "true"), (201, "true"), (201, "true")]
     assert _created_keys("race") == 1
     with system_scope():

@@ -236,7 +236,7 @@ def test_add_customer_assigns_reference_and_records_who(staff_client, in_tenant)
         (
             {"phone": "12345"},
             "phone",
-            "Enter the number in E.164 form: '+', country code, number; e.g. +442079460958.",
+            "This is not a valid phone number (e.g. +442079460958, or a national GB number).",
         ),
         (
             {"address_country": "XX"},

@@ -74,6 +74,7 @@ def test_unknown_and_foreign_customers_are_404(api, other_api, jane):
     problem(other_api.get(f"{BASE}/{jane['reference']}"), 404)
     problem(other_api.patch(f"{BASE}/{jane['reference']}", {"first_name": "X"}), 404)
     problem(other_api.delete(f"{BASE}/{jane['reference']}"), 404)
+    assert api.get(f"{BASE}/{jane['reference']}").json() == jane  # untouched by the other bank
 
 
 def test_patch_changes_only_sent_fields(api, jane):
@@ -85,11 +86,64 @@ def test_patch_changes_only_sent_fields(api, jane):
 
 def test_patch_status_follows_transitions(api, jane):
     ref = jane["reference"]
-    assert api.patch(f"{BASE}/{ref}", {"status": "active"}).json()["status"] == "active"
-    problem(api.patch(f"{BASE}/{ref}", {"status": "prospect"}), 409)
     assert api.patch(f"{BASE}/{ref}", {"kyc_status": "verified"}).json()["kyc_status"] == (
         "verified"
     )
+    assert api.patch(f"{BASE}/{ref}", {"status": "active"}).json()["status"] == "active"
+    body = problem(api.patch(f"{BASE}/{ref}", {"status": "prospect"}), 409)
+    assert body["type"].endswith("/conflict") and "cannot go from active" in body["detail"]
+
+
+def test_activation_without_verified_kyc_is_422_and_changes_nothing(api, jane):
+    ref = jane["reference"]
+    body = problem(api.patch(f"{BASE}/{ref}", {"status": "active", "first_name": "Zed"}), 422)
+    assert body["type"].endswith("/business-rule")
+    assert "KYC is pending, not verified" in body["detail"]
+    assert api.get(f"{BASE}/{ref}").json() == jane
+
+
+def test_kyc_verified_and_activated_in_one_patch(api, jane):
+    response = api.patch(
+        f"{BASE}/{jane['reference']}", {"status": "active", "kyc_status": "verified"}
+    )
+    assert response.status_code == 200, response.content
+    assert (response.json()["status"], response.json()["kyc_status"]) == ("active", "verified")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"first_name": "Janet"}, {"kyc_status": "verified"}, {"first_name": "Jane"}],
+)
+def test_patch_answers_the_saved_updated_at(api, jane, body):
+    patched = api.patch(f"{BASE}/{jane['reference']}", body).json()
+    assert patched == api.get(f"{BASE}/{jane['reference']}").json()
+    changed = body != {"first_name": "Jane"}  # the same name again changes nothing
+    assert (patched["updated_at"] != jane["updated_at"]) is changed
+
+
+def test_phone_in_national_format_and_lower_case_country(api):
+    body = {**JANE, "phone": "020 7946 0958", "address": {"country": "de"}}
+    created = api.post(BASE, body).json()
+    assert (created["phone"], created["address"]["country"]) == ("+442079460958", "DE")
+
+
+def test_business_with_person_fields_is_400_naming_them(api):
+    body = problem(
+        api.post(
+            BASE,
+            {
+                "type": "business",
+                "legal_name": "Acme",
+                "first_name": "J",
+                "date_of_birth": "2015-01-01",
+            },
+        ),
+        400,
+    )
+    assert body["errors"] == {
+        "first_name": ["A business has no first name."],
+        "date_of_birth": ["A business has no date of birth."],
+    }
 
 
 def test_patch_invalid_is_400_and_keeps_data(api, jane):
@@ -180,8 +234,17 @@ def test_relationship_errors(api, acme, jane, other_tenant):
     problem(api.post(url, {"type": "shareholder", "related_customer": jane["reference"]}), 400)
     body = problem(api.post(url, {"type": "director", "related_customer": "CUS-999999"}), 400)
     assert body["errors"]["related_customer"] == ["No customer with this reference."]
-    problem(api.post(f"{BASE}/CUS-999999/relationships", {"type": "director"}), 404)
+    body = problem(api.post(f"{BASE}/CUS-999999/relationships", {"type": "director"}), 404)
+    assert body["type"].endswith("/404") and body["detail"] == "No customer CUS-999999."
     problem(api.delete(f"{url}/999999"), 404)
+
+
+def test_relationship_with_a_closed_customer_is_409(api, acme, jane):
+    api.patch(f"{BASE}/{jane['reference']}", {"status": "closed"})
+    url = f"{BASE}/{acme['reference']}/relationships"
+    body = problem(api.post(url, {"type": "director", "related_customer": jane["reference"]}), 409)
+    assert "is closed" in body["detail"]
+    assert api.get(url).json()["data"] == []
 
 
 def test_relationship_list_query_budget(api, tenant, django_assert_max_num_queries):
@@ -234,10 +297,10 @@ def test_history_lists_changes_with_actor_and_masks_national_id(api, jane):
         {"national_id": "ZZ999999Z", "first_name": "Janet"},
         headers={"X-Request-ID": "req-patch-0001"},
     )
-    api.patch(f"{BASE}/{ref}", {"status": "active"})
+    api.patch(f"{BASE}/{ref}", {"status": "blocked"})
     events = api.get(f"{BASE}/{ref}/history").json()["data"]
     assert [e["action"] for e in events] == ["update", "update", "create"]
-    assert events[0]["changes"] == {"status": ["prospect", "active"]}
+    assert events[0]["changes"] == {"status": ["prospect", "blocked"]}
     update = events[1]
     assert update["actor"].startswith("partner_key:")
     assert update["request_id"] == "req-patch-0001"

@@ -1,11 +1,10 @@
-import threading
-
 import pytest
-from django.db import close_old_connections, connection
+from django.db import connection
 
 from core.context import tenant_context
 from core.references import next_reference
 from customers.selectors import search_customers
+from tests.concurrency import run_concurrently
 from tests.conftest import postgres_only
 from tests.customers.factories import BusinessFactory, CustomerFactory
 
@@ -80,19 +79,8 @@ def test_search_uses_trigram_index_on_postgresql(db):
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_references_are_unique_under_concurrent_creation(tenant):
-    drawn, barrier = [], threading.Barrier(6)
-
     def draw():
-        try:
-            barrier.wait()
-            for _ in range(5):
-                drawn.append(next_reference(tenant=tenant, prefix="CUS-"))
-        finally:
-            close_old_connections()
+        return [next_reference(tenant=tenant, prefix="CUS-") for _ in range(5)]
 
-    threads = [threading.Thread(target=draw) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
+    drawn = [ref for batch in run_concurrently(*[draw] * 6) for ref in batch]
     assert len(drawn) == len(set(drawn)) == 30

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from core.management.base import SystemCommand
 from core.models import Tenant
-from core.models.partner_keys import ALL_SCOPES, API_SCOPES
+from core.scopes import ALL_SCOPES, api_scopes
 from core.services import issue_partner_key
 
 
@@ -19,7 +19,7 @@ class Command(SystemCommand):
             "--scopes",
             nargs="+",
             required=True,
-            help=f"Scopes to grant: {' '.join(API_SCOPES)}, or '{ALL_SCOPES}' for all.",
+            help=f"Scopes to grant: {' '.join(api_scopes())}, or '{ALL_SCOPES}' for all.",
         )
         parser.add_argument(
             "--expires-in-days", type=int, default=None, help="Expire the key after N days."

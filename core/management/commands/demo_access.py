@@ -31,12 +31,16 @@ class Command(SystemCommand):
         "For local demos only: run after 'loaddata demo'."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000, help="Port the server listens on.")
+
+    def handle(self, *args, port, **options):
+        base = f"http://127.0.0.1:{port}"
         memberships = list(StaffMembership.objects.select_related("user", "tenant"))
         if not memberships:
             raise CommandError("No staff memberships found: run 'manage.py loaddata demo' first.")
         group = ensure_back_office_group()
-        self.stdout.write("Demo back-office logins (http://127.0.0.1:8000/admin/):")
+        self.stdout.write(f"Demo back-office logins ({base}/admin/):")
         for membership in memberships:
             user = membership.user
             password = secrets.token_urlsafe(9)
@@ -51,6 +55,4 @@ class Command(SystemCommand):
         _key, raw_key = issue_partner_key(tenant=first, name="Demo partner", scopes=["*"])
         self.stdout.write(f"Demo partner API key for {first.slug} (all scopes):")
         self.stdout.write(f"  {raw_key}")
-        self.stdout.write(
-            f"  try: curl -H 'Authorization: Bearer {raw_key}' http://127.0.0.1:8000/api/v1/me"
-        )
+        self.stdout.write(f"  try: curl -H 'Authorization: Bearer {raw_key}' {base}/api/v1/me")

@@ -1,0 +1,67 @@
+"""Rows loaded from fixtures get a baseline history row, so the first edit shows old -> new,
+and reloading a fixture over an edit is recorded, not silent."""
+
+from django.core.management import call_command
+
+from core.context import system_scope, tenant_context
+from core.models import Tenant
+from customers import selectors, services
+from customers.models import Customer, CustomerRelationship
+
+
+def history_of(customer):
+    return list(customer.history.order_by("history_id"))
+
+
+def test_loaded_rows_get_a_baseline_and_the_first_edit_a_real_diff(db, capsys):
+    call_command("loaddata", "demo")
+    assert "history row(s) for loaded rows" in capsys.readouterr().out
+    with system_scope():
+        harbour = Tenant.objects.get(slug="harbour")
+    with tenant_context(harbour):
+        jane = Customer.objects.get(reference="CUS-000001")
+        [baseline] = history_of(jane)
+        assert (baseline.action, baseline.actor) == ("create", "system:loaddata")
+        assert baseline.first_name == jane.first_name
+        relationship_rows = CustomerRelationship.history.filter(tenant_id=harbour.pk)
+        assert relationship_rows.count() == CustomerRelationship.all_objects.count() > 0
+        services.update_customer(customer=jane, first_name="Janet", by="user:clerk")
+        newer, older = history_of(jane)[::-1]
+        assert selectors._changes(older, newer) == {"first_name": [jane.first_name, "Janet"]}
+
+
+def test_reloading_records_what_it_changes_and_nothing_else(db):
+    call_command("loaddata", "demo", verbosity=0)
+    with system_scope():
+        harbour = Tenant.objects.get(slug="harbour")
+    with tenant_context(harbour):
+        jane = Customer.objects.get(reference="CUS-000001")
+        services.update_customer(customer=jane, first_name="Janet", by="user:clerk")
+        rows_before = Customer.history.count()
+    call_command("loaddata", "demo", verbosity=0)  # reverts the edit, on the record
+    with tenant_context(harbour):
+        assert Customer.history.count() == rows_before + 1  # one changed row, across tenants
+        reverted = history_of(jane)[-1]
+        assert (reverted.action, reverted.actor) == ("update", "system:loaddata")
+        assert reverted.first_name == Customer.objects.get(pk=jane.pk).first_name != "Janet"
+
+
+def test_if_empty_leaves_a_database_with_tenants_alone(db, capsys):
+    call_command("loaddata", "demo", verbosity=0)
+    with system_scope():
+        harbour = Tenant.objects.get(slug="harbour")
+    with tenant_context(harbour):
+        jane = Customer.objects.get(reference="CUS-000001")
+        services.update_customer(customer=jane, first_name="Janet", by="user:clerk")
+    capsys.readouterr()
+    call_command("loaddata", "demo", "--if-empty")
+    out = capsys.readouterr().out
+    assert "Not loading demo: the database already has tenants (harbour, northwind)" in out
+    with tenant_context(harbour):
+        assert Customer.objects.get(pk=jane.pk).first_name == "Janet"
+
+
+def test_if_empty_loads_into_an_empty_database(db):
+    call_command("loaddata", "demo", "--if-empty", verbosity=0)
+    with system_scope():
+        assert Tenant.objects.filter(slug="harbour").exists()
