@@ -14,6 +14,7 @@ from core.models.partner_keys import (
     hash_secret,
     parse_public_prefix,
 )
+from core.rules import ensure_tenant_active
 
 # A key's last use is written at most this often, so a busy key does not write on every call.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -37,7 +38,10 @@ def validate_scopes(scopes):
 
 
 def issue_partner_key(*, tenant, name, scopes, expires_at=None, by=None):
-    """Create a key and return `(key, raw_key)`. The raw key is shown once and never stored."""
+    """Create a key and return `(key, raw_key)`. The raw key is shown once and never stored.
+
+    Raises ConflictError for a tenant that is not active."""
+    ensure_tenant_active(tenant)
     scopes = validate_scopes(scopes)
     for _attempt in range(5):
         prefix, raw_key = generate_raw_key()
