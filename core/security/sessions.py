@@ -9,8 +9,8 @@ write, may lag by up to that minute, which `SESSION_COOKIE_AGE` allows for.
 
 Log out everywhere: every session carries its user's epoch (`core.SessionEpoch`) from login;
 raising the epoch ends all of them at their next request, whatever the session backend and on
-every host. The current epoch is read through the cache (one cache read per request, no query);
-the database holds the truth.
+every host. The current epoch is read through the cache (one cache read per request; a query
+at most every five minutes per user); the database holds the truth.
 """
 
 from datetime import datetime, timedelta
@@ -30,7 +30,9 @@ from core.models import SessionEpoch
 ACTIVITY_KEY = "ll_last_activity"
 EPOCH_KEY = "ll_session_epoch"
 ACTIVITY_RESOLUTION = timedelta(seconds=60)
-_CACHE_TTL = 24 * 3600
+# Short, so that with a per-process cache (no REDIS_URL) the other processes learn of a raised
+# epoch within five minutes; with Redis every process sees it at once.
+_CACHE_TTL = 300
 
 
 def _cache_key(user_id):
