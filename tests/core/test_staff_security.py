@@ -334,3 +334,18 @@ def test_operator_resets_a_device(clerk, settings):
 
 def test_devices_are_for_platform_operators_only(staff_client):
     assert staff_client.get("/admin/otp_totp/totpdevice/").status_code == 403
+
+
+def test_the_demo_logins_printed_by_make_run_log_in(db):
+    """`make run` prints demo logins; with 2FA optional by default they work with a password."""
+    from io import StringIO
+
+    call_command("loaddata", "demo", verbosity=0)
+    out = StringIO()
+    call_command("demo_access", stdout=out)
+    logins = [line.split() for line in out.getvalue().splitlines() if " password " in line]
+    assert len(logins) == 2
+    for _slug, _user, username, _password, password in logins:
+        client = browser()
+        assert post_login(client, username, password=password).status_code == 302
+        assert client.get("/admin/customers/customer/").status_code == 200
