@@ -29,8 +29,10 @@ class LedgerlineAdminSite(admin.AdminSite):
     def login(self, request, extra_context=None):
         """Password, tenant status and, for users with a device, the authenticator code."""
         from core.security.login import StaffLoginForm
+        from core.security.sessions import pop_notice
 
         self.login_form = StaffLoginForm
+        extra_context = {**(extra_context or {}), "session_notice": pop_notice(request)}
         return super().login(request, extra_context)
 
     def get_urls(self):

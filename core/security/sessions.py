@@ -75,6 +75,21 @@ def _stamp_on_login(sender, request, user, **kwargs):
         stamp_session(request, user)
 
 
+IDLE_NOTICE = "Your session ended after a period without activity. Log in again."
+ENDED_NOTICE = "Your session was ended (logged out everywhere, or your sign-in settings changed)."
+NOTICE_KEY = "ll_session_notice"
+
+
+def end_session(request, notice):
+    """Log out (the session is deleted on the server) and leave a notice for the login page."""
+    logout(request)
+    request.session[NOTICE_KEY] = notice
+
+
+def pop_notice(request):
+    return request.session.pop(NOTICE_KEY, None)
+
+
 def _idle_for(session, now):
     try:
         last = datetime.fromisoformat(session[ACTIVITY_KEY])
@@ -94,12 +109,10 @@ class StaffSessionMiddleware:
         if user.is_authenticated:
             now = timezone.now()
             idle = _idle_for(request.session, now)
-            if (
-                idle is None
-                or idle > settings.STAFF_IDLE_TIMEOUT
-                or request.session.get(EPOCH_KEY) != current_epoch(user.pk)
-            ):
-                logout(request)  # flushes the session server-side
+            if idle is None or idle > settings.STAFF_IDLE_TIMEOUT:
+                end_session(request, IDLE_NOTICE)
+            elif request.session.get(EPOCH_KEY) != current_epoch(user.pk):
+                end_session(request, ENDED_NOTICE)
             elif idle >= ACTIVITY_RESOLUTION:
                 request.session[ACTIVITY_KEY] = now.isoformat()
         return self.get_response(request)
