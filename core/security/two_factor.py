@@ -17,7 +17,6 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
@@ -30,7 +29,7 @@ from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.security.sessions import end_all_sessions, stamp_session
+from core.security.sessions import ENDED_NOTICE, end_all_sessions, end_session, stamp_session
 
 HAS_DEVICE_KEY = "ll_2fa_device"
 ENROL_URL_NAME = "admin:account_security"
@@ -65,7 +64,7 @@ class TwoFactorMiddleware:
             and not user.is_verified()
         ):
             if has_confirmed_device(request):
-                logout(request)
+                end_session(request, ENDED_NOTICE)
                 return redirect_to_login(request.get_full_path(), reverse("admin:login"))
             if settings.STAFF_REQUIRE_2FA and request.path not in self._open():
                 return redirect(ENROL_URL_NAME)
@@ -78,6 +77,14 @@ class TwoFactorMiddleware:
 
 
 class ConfirmDeviceForm(forms.Form):
+    """Turning 2FA on asks for the password again, so that a session left open on someone
+    else's screen cannot be used to bind the account to a stranger's phone."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
     otp_token = forms.CharField(
         label="Code from your authenticator app",
         max_length=8,
@@ -88,13 +95,22 @@ class ConfirmDeviceForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.device = device
 
-    def clean_otp_token(self):
-        token = self.cleaned_data["otp_token"].strip()
-        if not self.device.verify_token(token):
-            raise forms.ValidationError(
-                "That code is not valid. Check the time on your phone and enter the current code."
+    def clean_password(self):
+        password = self.cleaned_data["password"]
+        if not self.device.user.check_password(password):
+            raise forms.ValidationError("That is not your password.")
+        return password
+
+    def clean(self):
+        cleaned = super().clean()
+        # The code is checked (and so used up) only once the password is right.
+        ready = "password" in cleaned and "otp_token" in cleaned
+        if ready and not self.device.verify_token(cleaned["otp_token"].strip()):
+            self.add_error(
+                "otp_token",
+                "That code is not valid. Check the time on your phone and enter the current code.",
             )
-        return token
+        return cleaned
 
 
 def _pending_device(user):

@@ -285,9 +285,17 @@ def test_with_the_flag_a_user_without_a_device_is_led_to_enrol(clerk, settings):
     assert page.status_code == 200
     assert "<svg" in page.content.decode() and "requires two-factor" in page.content.decode()
     device = TOTPDevice.objects.get(user=clerk, confirmed=False)
-    response = client.post("/admin/security/", {"otp_token": "abcdef"})
+    response = client.post("/admin/security/", {"password": PASSWORD, "otp_token": "abcdef"})
     assert "not valid" in response.content.decode()
-    response = client.post("/admin/security/", {"otp_token": current_token(device)})
+    response = client.post(
+        "/admin/security/", {"password": "not-mine", "otp_token": current_token(device)}
+    )
+    assert "not your password" in response.content.decode()
+    device.refresh_from_db()
+    assert not device.confirmed
+    response = client.post(
+        "/admin/security/", {"password": PASSWORD, "otp_token": current_token(device)}
+    )
     assert response.status_code == 302
     device.refresh_from_db()
     assert device.confirmed
@@ -301,7 +309,7 @@ def test_enrolling_ends_the_users_other_sessions(clerk):
     post_login(client, "clerk")
     client.get("/admin/security/")
     device = TOTPDevice.objects.get(user=clerk)
-    client.post("/admin/security/", {"otp_token": current_token(device)})
+    client.post("/admin/security/", {"password": PASSWORD, "otp_token": current_token(device)})
     assert client.get("/admin/").status_code == 200
     assert other_device.get("/admin/").status_code == 302  # must log in again, with a code
 
