@@ -5,6 +5,7 @@ an in-process cache); `DATABASE_URL` and `REDIS_URL` switch to PostgreSQL and Re
 """
 
 import sys
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -51,6 +52,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "simple_history",
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "core",
     "audit",
     "customers",
@@ -61,17 +65,27 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: request id, timing, query counting and the per-request log line.
     "core.middleware.RequestContextMiddleware",
+    # Cache-Control: no-store on every API and admin response, error pages included.
+    "core.security.headers.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Idle expiry and "log out everywhere": may turn the user anonymous before anything uses it.
+    "core.security.sessions.StaffSessionMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    # After authentication: partner key (API) or staff membership (admin) decides the tenant.
+    # After authentication: partner key (API) or staff membership (admin) decides the tenant;
+    # staff of a suspended or closed tenant are logged out here.
     "core.middleware.TenantMiddleware",
+    "core.security.two_factor.TwoFactorMiddleware",
     "core.api.middleware.ApiErrorMiddleware",
+    # Last, as django-axes requires: turns a login refused for lockout into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -163,6 +177,72 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # Number of trusted proxies in front of the app; the client IP is taken from X-Forwarded-For
 # only this many hops back, so a client cannot forge its audited address.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Staff login: lockout, sessions, second factor ------------------------------------------
+# django-axes first: it refuses a locked-out user before any password is checked. It needs the
+# request: `authenticate(request, ...)` (the admin login does; the test client's `login()` must
+# be given `request=`); `force_login()` skips authentication and works as usual.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+
+def _lockout_parameters(value):
+    """'username,ip_address' locks each independently; 'username+ip_address' the pair only."""
+    known = {"username", "ip_address", "user_agent"}
+    parameters = []
+    for item in value.split(","):
+        combo = [part.strip() for part in item.split("+") if part.strip()]
+        if not combo:
+            continue
+        if not set(combo) <= known:
+            sys.exit(
+                f"Ledgerline cannot start: LOGIN_LOCKOUT_PARAMETERS has '{item.strip()}'; "
+                f"use {', '.join(sorted(known))}, joined with ',' (each) or '+' (together)."
+            )
+        parameters.append(combo[0] if len(combo) == 1 else combo)
+    return parameters or ["username", "ip_address"]
+
+
+AXES_ENABLED = env.bool("LOGIN_LOCKOUT_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = _lockout_parameters(
+    env.str("LOGIN_LOCKOUT_PARAMETERS", default="username,ip_address")
+)
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure with its address and user agent
+AXES_CLIENT_IP_CALLABLE = "core.middleware.client_ip"  # the audited address, proxy-aware
+AXES_LOCKOUT_TEMPLATE = "ledgerline/lockout.html"
+AXES_ENABLE_ADMIN = False  # our own read-only admin instead (core/security/admin.py)
+AXES_VERBOSE = False
+
+# Idle expiry: a session unused for this long ends. The session store keeps a session a minute
+# longer, since its expiry is refreshed at most once a minute (core/security/sessions.py).
+STAFF_IDLE_TIMEOUT = timedelta(minutes=env.int("STAFF_IDLE_TIMEOUT_MINUTES", default=30))
+SESSION_COOKIE_AGE = int(STAFF_IDLE_TIMEOUT.total_seconds()) + 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# TOTP second factor: required for every staff user when true; with it off, a user who enrolled
+# a device must still give a code.
+STAFF_REQUIRE_2FA = env.bool("STAFF_REQUIRE_2FA", default=False)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Ledgerline")
+
+# Content-Security-Policy (django-csp): the admin runs on its own static scripts and styles
+# only; nothing inline, nothing from elsewhere, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

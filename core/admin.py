@@ -5,9 +5,12 @@ from django.contrib.auth.models import Group, User
 from django.utils.html import format_html
 
 from core.admin_base import HistoryAdmin, TenantScopedAdmin
+from core.errors import ConflictError
 from core.forms import TenantScopedModelForm
 from core.models import IdempotencyRecord, PartnerKey, StaffMembership, Tenant
+from core.rules import ensure_tenant_active
 from core.scopes import scope_choices
+from core.security.admin import StaffSecurityActions
 from core.services import issue_partner_key, revoke_partner_key
 
 
@@ -37,7 +40,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class PlatformUserAdmin(PlatformOnlyMixin, UserAdmin):
+class PlatformUserAdmin(PlatformOnlyMixin, StaffSecurityActions, UserAdmin):
     pass
 
 
@@ -55,6 +58,10 @@ class TenantAdmin(PlatformOnlyMixin, HistoryAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return ["slug"] if obj is not None else []
+
+    def get_prepopulated_fields(self, request, obj=None):
+        # The slug is read-only once created; prepopulating it would break the change page.
+        return self.prepopulated_fields if obj is None else {}
 
 
 @admin.register(StaffMembership)
@@ -75,6 +82,18 @@ class PartnerKeyForm(TenantScopedModelForm):
     class Meta:
         model = PartnerKey
         fields = ["tenant", "name", "scopes", "expires_at"]
+
+    def clean(self):
+        cleaned = super().clean()
+        tenant = cleaned.get("tenant")
+        if tenant is None and self.instance.tenant_id is not None:
+            tenant = self.instance.tenant
+        if tenant is not None and self.instance.pk is None:
+            try:
+                ensure_tenant_active(tenant)
+            except ConflictError as error:
+                self.add_error("tenant" if "tenant" in self.fields else None, str(error))
+        return cleaned
 
 
 @admin.register(PartnerKey)

@@ -1,18 +1,56 @@
+from functools import partial
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.urls import path
+
+# This module is imported while apps load (it holds the AdminConfig), so the security modules,
+# which import models, are imported where they are used.
 
 
 class LedgerlineAdminSite(admin.AdminSite):
     site_header = "Ledgerline back office"
     site_title = "Ledgerline back office"
     index_title = "Back office"
+    login_template = "ledgerline/login.html"
 
     def has_permission(self, request):
-        """Staff need a tenant membership; only superusers may work without one (all tenants)."""
+        """Staff need a membership of an active tenant; only superusers may work without one
+        (all tenants), and they are never locked out, so they can reopen a tenant."""
+        from core.security.tenant_lockout import locked_tenant
+
         user = request.user
         if not (user.is_active and user.is_staff):
             return False
-        return user.is_superuser or hasattr(user, "staff_membership")
+        if user.is_superuser:
+            return True
+        return hasattr(user, "staff_membership") and locked_tenant(user) is None
+
+    def login(self, request, extra_context=None):
+        """Password, tenant status and, for users with a device, the authenticator code."""
+        from core.security.login import StaffLoginForm
+        from core.security.sessions import pop_notice
+
+        self.login_form = StaffLoginForm
+        extra_context = {**(extra_context or {}), "session_notice": pop_notice(request)}
+        return super().login(request, extra_context)
+
+    def get_urls(self):
+        from core.security import sessions, two_factor
+
+        own = [
+            path(
+                "security/",
+                self.admin_view(partial(two_factor.account_security_view, site=self)),
+                name="account_security",
+            ),
+            path(
+                "security/logout-everywhere/",
+                self.admin_view(partial(sessions.logout_everywhere_view, site=self)),
+                name="logout_everywhere",
+            ),
+        ]
+        return own + super().get_urls()
 
 
 class LedgerlineAdminConfig(AdminConfig):

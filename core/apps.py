@@ -7,3 +7,4 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from core import history  # noqa: F401  (connects the history-context receiver)
+        from core.security import checks, sessions, two_factor  # noqa: F401  (checks, receivers)

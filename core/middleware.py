@@ -18,6 +18,7 @@ from core.context import (
     system_scope,
     tenant_context,
 )
+from core.security.tenant_lockout import locked_tenant, refuse_locked_session
 from core.services import KeyRejected, authenticate_partner_key
 
 logger = logging.getLogger("ledgerline.request")
@@ -108,6 +109,7 @@ class TenantMiddleware:
 
     API requests: the bearer key's tenant (the view decides whether a key is required).
     Everything else: the staff user's membership; a superuser without one acts in system scope.
+    Staff of a suspended or closed tenant are logged out and answered 403, whatever the page.
     """
 
     def __init__(self, get_response):
@@ -118,6 +120,10 @@ class TenantMiddleware:
             if request.path.startswith(API_PREFIX):
                 self._enter_partner(request, stack)
             else:
+                user = getattr(request, "user", None)
+                locked = locked_tenant(user) if user and user.is_authenticated else None
+                if locked is not None:
+                    return refuse_locked_session(request, locked)
                 self._enter_staff(request, stack)
             return self.get_response(request)
 

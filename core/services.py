@@ -8,6 +8,7 @@ from django.utils import timezone
 from core.context import acting_as, actor_label
 from core.models import PartnerKey
 from core.models.partner_keys import generate_raw_key, hash_secret, parse_public_prefix
+from core.rules import ensure_tenant_active
 from core.scopes import ALL_SCOPES, api_scopes
 
 # A key's last use is written at most this often, so a busy key does not write on every call.
@@ -32,7 +33,10 @@ def validate_scopes(scopes):
 
 
 def issue_partner_key(*, tenant, name, scopes, expires_at=None, by=None):
-    """Create a key and return `(key, raw_key)`. The raw key is shown once and never stored."""
+    """Create a key and return `(key, raw_key)`. The raw key is shown once and never stored.
+
+    Raises ConflictError for a tenant that is not active."""
+    ensure_tenant_active(tenant)
     scopes = validate_scopes(scopes)
     for _attempt in range(5):
         prefix, raw_key = generate_raw_key()

@@ -3,6 +3,7 @@ from datetime import timedelta
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from core.errors import ConflictError
 from core.management.base import SystemCommand
 from core.models import Tenant
 from core.scopes import ALL_SCOPES, api_scopes
@@ -43,7 +44,7 @@ class Command(SystemCommand):
             key, raw_key = issue_partner_key(
                 tenant=tenant_obj, name=name, scopes=scopes, expires_at=expires_at
             )
-        except ValueError as error:
+        except (ValueError, ConflictError) as error:
             raise CommandError(str(error)) from None
         self.stdout.write(
             f"Created partner key '{key.name}' for {tenant_obj.slug} "

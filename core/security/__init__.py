@@ -1,0 +1,1 @@
+"""Staff security: login refusal and lockout, sessions, second factor, response headers."""

@@ -1,0 +1,124 @@
+"""Back-office pages of staff security: login records (read-only), device resets, sessions."""
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from core.context import get_current_tenant
+from core.security.sessions import end_all_sessions
+from core.security.two_factor import reset_devices
+
+
+class LoginRecordAdmin(admin.ModelAdmin):
+    """Read-only login records. Superusers see all of them; a tenant's auditor (staff holding
+    the model's view permission) sees those of their own bank's staff usernames only."""
+
+    list_display = ["attempt_time", "username", "ip_address", "user_agent", "path_info"]
+    list_filter = ["attempt_time"]
+    search_fields = ["username", "ip_address", "user_agent"]
+    date_hierarchy = "attempt_time"
+    ordering = ["-attempt_time"]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        staff = get_user_model().objects.filter(staff_membership__tenant=get_current_tenant())
+        return queryset.filter(username__in=staff.values("username"))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessLog)
+class AccessLogAdmin(LoginRecordAdmin):
+    """Successful logins (and when each session logged out)."""
+
+    list_display = [*LoginRecordAdmin.list_display, "logout_time"]
+
+
+@admin.register(AccessFailureLog)
+class AccessFailureLogAdmin(LoginRecordAdmin):
+    """Every failed login, and whether it was refused for lockout."""
+
+    list_display = [*LoginRecordAdmin.list_display, "locked_out"]
+    list_filter = ["attempt_time", "locked_out"]
+
+
+@admin.register(AccessAttempt)
+class AccessAttemptAdmin(LoginRecordAdmin):
+    """Current failure counters. Deleting one (superusers only) unlocks that user/address."""
+
+    list_display = [*LoginRecordAdmin.list_display, "failures_since_start"]
+    exclude = ["post_data"]  # never show what was typed, even though axes masks the password
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(TOTPDevice)
+class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
+    """Second-factor devices: platform operators only. A change ends the user's sessions."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        end_all_sessions(obj.user)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        end_all_sessions(obj.user)
+
+    def delete_queryset(self, request, queryset):
+        users = {device.user for device in queryset.select_related("user")}
+        super().delete_queryset(request, queryset)
+        for user in users:
+            end_all_sessions(user)
+
+
+class StaffSecurityActions:
+    """User admin actions of a platform operator."""
+
+    actions = ["end_sessions", "reset_two_factor"]
+
+    @admin.action(description="End all sessions of the selected users")
+    def end_sessions(self, request, queryset):
+        for user in queryset:
+            end_all_sessions(user)
+        self.message_user(request, f"Ended the sessions of {len(queryset)} user(s).")
+
+    @admin.action(description="Reset two-factor devices of the selected users")
+    def reset_two_factor(self, request, queryset):
+        for user in queryset:
+            reset_devices(user=user, by=request.user)
+        self.message_user(
+            request,
+            f"Reset two-factor authentication of {len(queryset)} user(s); they enrol again "
+            "at their next login.",
+            messages.SUCCESS,
+        )

@@ -1,0 +1,36 @@
+"""Staff of a suspended or closed tenant are locked out of the back office."""
+
+from django.contrib.auth import logout
+from django.template.response import TemplateResponse
+
+INACTIVE_TENANT_TEMPLATE = "ledgerline/tenant_inactive.html"
+
+
+def locked_tenant(user):
+    """The user's tenant when it is not active (the user is locked out), else None.
+
+    Superusers are never locked out: they are the platform operators who reopen a tenant."""
+    if user.is_superuser:
+        return None
+    membership = getattr(user, "staff_membership", None)
+    if membership is not None and not membership.tenant.is_active:
+        return membership.tenant
+    return None
+
+
+def inactive_tenant_message(tenant):
+    return (
+        f"{tenant.name} is {tenant.get_status_display().lower()} on Ledgerline: its staff "
+        "cannot sign in to the back office. Ask a platform operator if this is unexpected."
+    )
+
+
+def refuse_locked_session(request, tenant):
+    """End the session of a locked-out user and answer a 403 page that says why."""
+    logout(request)
+    return TemplateResponse(
+        request,
+        INACTIVE_TENANT_TEMPLATE,
+        {"title": "Access suspended", "message": inactive_tenant_message(tenant)},
+        status=403,
+    ).render()
