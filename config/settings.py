@@ -61,6 +61,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: request id, timing, query counting and the per-request log line.
     "core.middleware.RequestContextMiddleware",
+    # Before sessions, auth and the database: liveness answers with none of them.
+    "core.health.LiveProbeMiddleware",
+    # NUL characters in query strings refused; chunked bodies read or refused (411).
+    "core.request_guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -211,6 +215,8 @@ except InvalidOperation:
 
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)
+# /health/ready waits at most this long (seconds) for a database connection (libpq: >= 2).
+HEALTH_CHECK_TIMEOUT = env.int("HEALTH_CHECK_TIMEOUT", default=2)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
