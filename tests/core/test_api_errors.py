@@ -212,6 +212,8 @@ def test_chunked_body_is_read_through_the_wsgi_handler(db, tenant):
     import json
 
     from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
 
     from tests.conftest import make_api_client
 
@@ -236,7 +238,15 @@ def test_chunked_body_is_read_through_the_wsgi_handler(db, tenant):
         "wsgi.run_once": False,
     }
     statuses = []
-    body = b"".join(WSGIHandler()(environ, lambda status, headers: statuses.append(status)))
+    # As the test client does: the test's database connection must outlive the "request".
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        handler = WSGIHandler()
+        body = b"".join(handler(environ, lambda status, headers: statuses.append(status)))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
     assert statuses == ["200 OK"]
     assert json.loads(body) == {"received": {"name": "via wsgi"}}
 

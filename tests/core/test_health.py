@@ -60,11 +60,31 @@ def test_details_only_for_staff(client, staff_client):
 # --- the database (and with it the session store) down --------------------------------------
 
 
+class _Pool:
+    """A connection pool whose database never answers."""
+
+    def __init__(self):
+        self.timeouts = []
+
+    def open(self):
+        pass
+
+    def connection(self, timeout=None):
+        from psycopg_pool import PoolTimeout
+
+        self.timeouts.append(timeout)
+        raise PoolTimeout(f"couldn't get a connection after {timeout} sec")
+
+
 @pytest.fixture
-def database_down():
-    """Every new cursor on every connection fails as an unreachable server would."""
+def database_down(monkeypatch):
+    """Every new cursor on every connection fails as an unreachable server would, and so does
+    the connection pool (PostgreSQL) that the readiness check draws from."""
+    from django.db import connection
     from django.db.backends.base.base import BaseDatabaseWrapper
 
+    if getattr(connection, "pool", None) is not None:
+        monkeypatch.setattr(health, "_pool", _Pool)
     with mock.patch.object(
         BaseDatabaseWrapper, "ensure_connection", side_effect=OperationalError("server down")
     ):
@@ -113,22 +133,6 @@ def test_ready_reports_the_cache_when_both_are_down(client, db):
         broken.set.side_effect = ConnectionError("redis down")
         body = client.get("/health/ready").json()
     assert body["failing"] == ["database", "cache"]
-
-
-class _Pool:
-    """A connection pool whose database never answers."""
-
-    def __init__(self):
-        self.timeouts = []
-
-    def open(self):
-        pass
-
-    def connection(self, timeout=None):
-        from psycopg_pool import PoolTimeout
-
-        self.timeouts.append(timeout)
-        raise PoolTimeout(f"couldn't get a connection after {timeout} sec")
 
 
 def test_ready_waits_for_the_pool_only_the_health_check_timeout(client, db, settings, monkeypatch):
