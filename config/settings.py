@@ -65,8 +65,12 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Outermost: request id, timing, query counting and the per-request log line.
     "core.middleware.RequestContextMiddleware",
+    # Before sessions, auth and the database: liveness answers with none of them.
+    "core.health.LiveProbeMiddleware",
     # Cache-Control: no-store on every API and admin response, error pages included.
     "core.security.headers.NoStoreMiddleware",
+    # NUL characters in query strings refused; chunked bodies read or refused (411).
+    "core.request_guards.RequestGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -302,6 +306,8 @@ except InvalidOperation:
 
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)
+# /health/ready waits at most this long (seconds) for a database connection (libpq: >= 2).
+HEALTH_CHECK_TIMEOUT = env.int("HEALTH_CHECK_TIMEOUT", default=2)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,

@@ -1,8 +1,11 @@
 """Health endpoints for load balancers and operators.
 
-`live`: the process answers. `ready`: the database answers, the cache round-trips and no
-migration is pending (503 naming the failing check otherwise). `summary`: both, plus pool and
-version figures for staff only.
+`live`: the process answers; it touches no database, cache or session (answered by
+`LiveProbeMiddleware` before those middlewares run), so a database outage never makes a load
+balancer restart healthy processes. `ready`: the database answers within
+`HEALTH_CHECK_TIMEOUT` seconds, the cache round-trips and no migration is pending; every check
+is reported, and 503 names the failing ones. `summary`: both, plus pool and version figures for
+staff only.
 """
 
 import platform
@@ -10,6 +13,7 @@ import time
 import uuid
 
 import django
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.migrations.executor import MigrationExecutor
@@ -23,10 +27,29 @@ _MIGRATIONS_OK_FOR = 30.0
 _migrations_ok_until = 0.0
 
 
+LIVE_PATH = "/health/live"
+
+
+def _pool():
+    return getattr(connection, "pool", None)  # PostgreSQL with the built-in pool only
+
+
 def check_database():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        cursor.fetchone()
+    """`SELECT 1` within `HEALTH_CHECK_TIMEOUT` seconds, never the pool's or the OS's wait."""
+    timeout = settings.HEALTH_CHECK_TIMEOUT
+    pool = _pool()
+    if pool is not None:
+        pool.open()
+        with pool.connection(timeout=timeout) as conn:  # what a request would get, or not
+            conn.execute("SELECT 1")
+    elif connection.vendor == "postgresql":
+        params = {**connection.get_connection_params(), "connect_timeout": timeout}
+        with connection.Database.connect(**params) as conn:
+            conn.execute("SELECT 1")
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
 
 
 def check_cache():
@@ -53,17 +76,18 @@ CHECKS = {"database": check_database, "cache": check_cache, "migrations": check_
 
 
 def run_checks():
+    """Every check, each reported whatever the others did."""
     results = {}
     for name, check in CHECKS.items():
+        if name == "migrations" and results.get("database", {}).get("status") == "fail":
+            # It needs the database; trying would only wait on the pool's own timeout.
+            results[name] = {"status": "skipped", "reason": "the database is unreachable"}
+            continue
         start = time.perf_counter()
         try:
             check()
         except Exception as error:  # a health check reports every failure, whatever its kind
             results[name] = {"status": "fail", "error": f"{type(error).__name__}: {error}"}
-            if name == "database":
-                # Without a database the migrations check cannot run meaningfully.
-                results["migrations"] = {"status": "skipped"}
-                break
         else:
             results[name] = {
                 "status": "ok",
@@ -85,14 +109,32 @@ def _ready_payload(request):
 
 
 def _is_staff(request):
+    """Whether a staff user's session came with the request; False when the session cannot be
+    read (its database or cache is down, whatever the backend raises), so the probe answers."""
     user = getattr(request, "user", None)
-    return user is not None and user.is_authenticated and user.is_staff
+    try:
+        return user is not None and user.is_authenticated and user.is_staff
+    except Exception:
+        return False
 
 
 @never_cache
 @require_GET
 def live(request):
     return JsonResponse({"status": "ok"})
+
+
+class LiveProbeMiddleware:
+    """Answers `/health/live` before sessions, authentication or tenancy run: a session cookie
+    on the probe must not make it read the session store or the database."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.path_info.rstrip("/") == LIVE_PATH:
+            return live(request)
+        return self.get_response(request)
 
 
 @never_cache
@@ -110,7 +152,7 @@ def _details():
         "database": {"vendor": connection.vendor},
         "cache": cache.__class__.__name__,
     }
-    pool = getattr(connection, "pool", None)  # PostgreSQL with the built-in pool only
+    pool = _pool()
     if pool is not None:
         details["database"]["pool"] = pool.get_stats()
     if connection.vendor == "postgresql":

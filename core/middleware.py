@@ -27,6 +27,7 @@ slow_logger = logging.getLogger("ledgerline.slow_query")
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,128}$")
 API_PREFIX = "/api/"
+HEALTH_PREFIX = "/health/"
 
 
 def _as_ip(value):
@@ -116,6 +117,9 @@ class TenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(HEALTH_PREFIX):
+            # Probes act for no tenant, and must not read the session (and so the database).
+            return self.get_response(request)
         with contextlib.ExitStack() as stack:
             if request.path.startswith(API_PREFIX):
                 self._enter_partner(request, stack)

@@ -106,7 +106,7 @@ class RelationshipList(ApiView):
     )
     def get(self, request, ref):
         customer = selectors.get_customer(ref)
-        rows, cursor = paginate(request, selectors.relationships_of(customer), ordering=("id",))
+        rows, cursor = paginate(request, selectors.relationships_of(customer), ordering=("number",))
         return {"data": [relationship_json(r) for r in rows], "next_cursor": cursor}
 
     @operation(

@@ -1,9 +1,11 @@
 from django.db import models
-from django.db.models import Q
+from django.db.models import Max, Q
 
+from core.context import get_current_tenant
 from core.history import tracked_history
 from core.models import SoftDeleteModel, SoftDeleteQuerySet, live_unique
 from core.models.softdelete import AllRowsManager, DeletedManager, LiveManager
+from core.references import take_numbers
 
 
 class CustomerQuerySet(SoftDeleteQuerySet):
@@ -12,6 +14,18 @@ class CustomerQuerySet(SoftDeleteQuerySet):
 
 
 class RelationshipQuerySet(SoftDeleteQuerySet):
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        by_tenant = {}
+        for relationship in objs:
+            if relationship.number is None:
+                by_tenant.setdefault(relationship.tenant_id, []).append(relationship)
+        for tenant_id, unnumbered in by_tenant.items():
+            numbers = take_relationship_numbers(tenant_id, len(unnumbered))
+            for relationship, number in zip(unnumbered, numbers, strict=True):
+                relationship.number = number
+        return super().bulk_create(objs, *args, **kwargs)
+
     def get_by_natural_key(self, tenant_slug, customer_ref, related_ref, role):
         return self.get(
             tenant__slug=tenant_slug,
@@ -19,6 +33,25 @@ class RelationshipQuerySet(SoftDeleteQuerySet):
             related_customer__reference=related_ref,
             type=role,
         )
+
+
+RELATIONSHIP_COUNTER = "REL"
+
+
+def take_relationship_numbers(tenant_id, count=1):
+    """The tenant's next relationship numbers: the `id` partners see, counted per tenant so it
+    tells nothing of other tenants (a global autoincrement id would)."""
+    return take_numbers(
+        tenant_id=tenant_id,
+        counter=RELATIONSHIP_COUNTER,
+        count=count,
+        highest_in_use=lambda: (
+            CustomerRelationship._base_manager.filter(tenant_id=tenant_id).aggregate(
+                highest=Max("number")
+            )["highest"]
+            or 0
+        ),
+    )
 
 
 def mask_national_id(value):
@@ -179,6 +212,8 @@ class CustomerRelationship(SoftDeleteModel):
     )
     started_on = models.DateField(null=True, blank=True)
     ended_on = models.DateField(null=True, blank=True)
+    # The relationship's `id` in the API: per tenant, allocated on first save.
+    number = models.PositiveBigIntegerField(editable=False)
 
     objects = LiveManager.from_queryset(RelationshipQuerySet)()
     all_objects = AllRowsManager.from_queryset(RelationshipQuerySet)()
@@ -188,6 +223,7 @@ class CustomerRelationship(SoftDeleteModel):
     class Meta:
         ordering = ["id"]
         constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="relationship_number"),
             models.CheckConstraint(
                 condition=~Q(customer=models.F("related_customer")),
                 name="relationship_not_self",
@@ -217,6 +253,12 @@ class CustomerRelationship(SoftDeleteModel):
 
     def __str__(self):
         return f"{self.related_customer_id} {self.type} of {self.customer_id}"
+
+    def save(self, *args, **kwargs):
+        tenant_id = self.tenant_id or getattr(get_current_tenant(), "pk", None)
+        if self.number is None and tenant_id is not None:
+            (self.number,) = take_relationship_numbers(tenant_id)
+        super().save(*args, **kwargs)
 
     def natural_key(self):
         return (

@@ -89,7 +89,7 @@ def relationships_of(customer):
 def get_relationship(customer, relationship_id):
     try:
         return CustomerRelationship.objects.select_related("customer", "related_customer").get(
-            customer=customer, pk=relationship_id
+            customer=customer, number=relationship_id
         )
     except (CustomerRelationship.DoesNotExist, ValueError):
         raise NotFound("No such relationship.") from None

@@ -31,7 +31,7 @@ def customer_json(customer):
 
 def relationship_json(relationship):
     return {
-        "id": relationship.pk,
+        "id": relationship.number,  # per tenant: global ids would tell of other tenants
         "type": relationship.type,
         "customer": relationship.customer.reference,
         "related_customer": relationship.related_customer.reference,

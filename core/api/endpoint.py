@@ -20,7 +20,7 @@ they are answered by `core.api.problems.DOMAIN_ERRORS` (404, 409, 422).
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
@@ -44,6 +44,10 @@ from core.api.schema import flatten_nested, form_schema
 from core.errors import ServiceError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+# No request body nests more than a few levels (`address.country`); anything far deeper is an
+# attack on recursive code further down (encoders, validators), refused at the door.
+MAX_JSON_DEPTH = 32
 
 
 @dataclass
@@ -60,9 +64,8 @@ class Operation:
     paginated: bool = False
     errors: tuple = ()
     auth: bool = True
-    idempotent: bool = False
+    idempotent: bool = False  # honours `Idempotency-Key`; other operations refuse the header
     tags: tuple = ()
-    extra: dict = field(default_factory=dict)
 
 
 def operation(**options):
@@ -97,6 +100,25 @@ def _json_type_errors(schema, data, prefix=""):
         elif isinstance(value, dict):
             errors.update(_json_type_errors(prop, value, prefix=f"{name}."))
     return errors
+
+
+def _too_deep():
+    return ApiError(
+        400, f"The body nests more than {MAX_JSON_DEPTH} levels deep.", code="malformed-json"
+    )
+
+
+def _nested_deeper_than(data, limit):
+    """Whether parsed JSON nests deeper than `limit`, measured without recursion."""
+    pending = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return True
+            children = value.values() if isinstance(value, dict) else value
+            pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _matches_type(schema, value):
@@ -167,7 +189,15 @@ class ApiView(View):
 
     def _handle(self, request, handler, op, args, kwargs):
         request.json = self._parse_body(request, op) if request.method in BODY_METHODS else {}
-        if request.method == "POST" and IDEMPOTENCY_HEADER in request.headers:
+        if IDEMPOTENCY_HEADER in request.headers and request.method not in SAFE_METHODS:
+            if not op.idempotent:  # refused, not ignored: a retry here is not safe
+                raise ApiError(
+                    400,
+                    f"This operation does not accept {IDEMPOTENCY_HEADER}; a retry may repeat "
+                    f"it. Send the request without the header.",
+                    code="idempotency-key-not-supported",
+                    errors={IDEMPOTENCY_HEADER: ["Not accepted by this operation."]},
+                )
             return run_idempotent(
                 request,
                 request.headers[IDEMPOTENCY_HEADER],
@@ -234,6 +264,10 @@ class ApiView(View):
                 raise ApiError(
                     400, f"The body is not valid JSON: {error}.", code="malformed-json"
                 ) from None
+            except RecursionError:  # the decoder recurses per level: deep nesting exhausts it
+                raise _too_deep() from None
+            if _nested_deeper_than(data, MAX_JSON_DEPTH):
+                raise _too_deep()
             if not isinstance(data, dict):
                 raise ApiError(400, "The body must be a JSON object.", code="malformed-json")
             try:  # JSON may escape lone surrogates ("\udfff"), which no database can store

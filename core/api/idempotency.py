@@ -42,7 +42,7 @@ def _replay(record, request_fingerprint):
 
 
 def run_idempotent(request, key, work):
-    """Run `work()` (which returns a response) at most once per tenant and `key`."""
+    """Run `work()` (which returns a response) at most once per partner key and `key`."""
     if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable():
         raise ApiError(
             400,
@@ -62,7 +62,7 @@ def run_idempotent(request, key, work):
                     fingerprint=request_fingerprint,
                 )
         except IntegrityError:
-            existing = IdempotencyRecord.objects.get(key=key)
+            existing = IdempotencyRecord.objects.get(partner_key=request.partner_key, key=key)
             return _replay(existing, request_fingerprint)
         response = work()
         if response.status_code >= 500:

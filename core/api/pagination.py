@@ -1,16 +1,33 @@
-"""Keyset pagination: `limit` and an opaque, signed `cursor` naming where the last page ended."""
+"""Keyset pagination: `limit` and an opaque `cursor` naming where the last page ended.
 
+A cursor holds the last row's ordering values (ids, timestamps), which must tell a partner
+nothing: it is encrypted and authenticated (AES-256-GCM, key derived from SECRET_KEY), and bound
+to the tenant and the listing that issued it, so a cursor that was altered, or comes from
+another tenant or another list, fails authentication and answers 400 naming `cursor`.
+"""
+
+import base64
+import binascii
+import functools
+import json
+import os
 from datetime import date, datetime
 from decimal import Decimal
 
-from django.core import signing
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
 from django.db.models import Q
 
 from core.api.problems import validation_error
+from core.context import get_current_tenant
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
-_SALT = "ledgerline.api.cursor"
+_KEY_PURPOSE = b"ledgerline.api.cursor.v1"
+_NONCE_BYTES = 12
 
 PAGINATION_PARAMETERS = [
     {
@@ -49,6 +66,48 @@ def _decode_value(value):
     return value
 
 
+@functools.lru_cache(maxsize=8)
+def _cipher(secret):
+    """An AES-GCM cipher keyed for cursors alone, derived from `secret` (never SECRET_KEY
+    itself, which also signs sessions)."""
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_PURPOSE).derive(
+        secret.encode()
+    )
+    return AESGCM(key)
+
+
+def _binding(request):
+    """What a cursor is bound to: the tenant and the listing (path; trailing slash optional)."""
+    tenant = get_current_tenant()
+    return f"{tenant.pk if tenant else '-'}|{request.path.rstrip('/')}".encode()
+
+
+def encode_cursor(request, payload):
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = _cipher(settings.SECRET_KEY).encrypt(
+        nonce, json.dumps(payload, separators=(",", ":")).encode(), _binding(request)
+    )
+    return base64.urlsafe_b64encode(nonce + sealed).rstrip(b"=").decode()
+
+
+def decode_cursor(request, raw):
+    """The payload of a cursor this deployment issued to this tenant for this listing.
+
+    Raises ValueError otherwise. Cursors issued under a key in SECRET_KEY_FALLBACKS still work.
+    """
+    try:
+        blob = base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4))
+    except (binascii.Error, ValueError):
+        raise ValueError("not base64") from None
+    nonce, sealed = blob[:_NONCE_BYTES], blob[_NONCE_BYTES:]
+    for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]:
+        try:
+            return json.loads(_cipher(secret).decrypt(nonce, sealed, _binding(request)))
+        except (InvalidTag, ValueError):
+            continue
+    raise ValueError("not a cursor of this listing")
+
+
 def parse_limit(raw):
     if raw in (None, ""):
         return DEFAULT_LIMIT
@@ -84,11 +143,11 @@ def paginate(request, queryset, *, ordering=("-id",)):
     queryset = queryset.order_by(*ordering)
     if raw_cursor:
         try:
-            payload = signing.loads(raw_cursor, salt=_SALT)
+            payload = decode_cursor(request, raw_cursor)
             values = [_decode_value(v) for v in payload["after"]]
             if payload.get("order") != ordering or len(values) != len(ordering):
                 raise ValueError("cursor from another listing")
-        except (signing.BadSignature, KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
             raise validation_error(
                 {"cursor": ["This cursor is not valid here; start again without one."]}
             ) from None
@@ -99,7 +158,7 @@ def paginate(request, queryset, *, ordering=("-id",)):
         rows = rows[:limit]
         last = rows[-1]
         after = [_encode_value(_attr(last, f.lstrip("-"))) for f in ordering]
-        next_cursor = signing.dumps({"order": ordering, "after": after}, salt=_SALT, compress=True)
+        next_cursor = encode_cursor(request, {"order": ordering, "after": after})
     return rows, next_cursor
 
 

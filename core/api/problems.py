@@ -15,6 +15,7 @@ TITLES = {
     404: "Not found",
     405: "Method not allowed",
     409: "Conflict",
+    411: "Length required",
     422: "Unprocessable request",
     429: "Too many requests",
     500: "Internal server error",

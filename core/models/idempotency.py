@@ -10,9 +10,9 @@ class IdempotencyRecord(TenantScopedModel):
     """
 
     key = models.CharField(max_length=255)
-    partner_key = models.ForeignKey(
-        "core.PartnerKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    # Keys are the partner's own namespace: two integrations of one bank may pick the same key
+    # without ever replaying each other's responses.
+    partner_key = models.ForeignKey("core.PartnerKey", on_delete=models.CASCADE, related_name="+")
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
     fingerprint = models.CharField(max_length=64)
@@ -22,7 +22,9 @@ class IdempotencyRecord(TenantScopedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "key"], name="idempotency_key_per_tenant")
+            models.UniqueConstraint(
+                fields=["tenant", "partner_key", "key"], name="idempotency_key_per_partner_key"
+            )
         ]
         indexes = [models.Index(fields=["created_at"], name="idempotency_created")]
 

@@ -131,3 +131,137 @@ def test_failed_request_log_line_carries_the_request_id(rf):
     record.request = request
     RequestContextFilter().filter(record)
     assert record.request_id == "req-abcdef12"
+
+
+# --- bodies that would crash or be lost -------------------------------------------------------
+
+ECHO = "/api/v1/test/echo"
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deeply_nested_json_is_400_malformed_json(api, depth):
+    body = "[" * depth + "]" * depth
+    response = api.client.post(
+        KEYS, body, content_type="application/json", headers=api._headers(None)
+    )
+    problem = _problem(response, 400)
+    assert problem["type"].endswith("/malformed-json")
+    assert "levels deep" in problem["detail"]
+
+
+def test_nesting_inside_an_object_is_refused_before_the_form(api):
+    from core.api.endpoint import MAX_JSON_DEPTH
+
+    nested = "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH  # one level more inside the object
+    response = api.client.post(
+        KEYS,
+        '{"name": ' + nested + "}",
+        content_type="application/json",
+        headers=api._headers(None),
+    )
+    assert _problem(response, 400)["type"].endswith("/malformed-json")
+    shallow = "[" * (MAX_JSON_DEPTH - 1) + "]" * (MAX_JSON_DEPTH - 1)
+    response = api.client.post(
+        KEYS,
+        '{"name": ' + shallow + "}",
+        content_type="application/json",
+        headers=api._headers(None),
+    )
+    assert _problem(response, 400)["errors"] == {"name": ["Must be a string."]}
+
+
+def _chunked(api, method, body, *, terminated):
+    """A request as a server hands it over when the client sent `Transfer-Encoding: chunked`:
+    no Content-Length; with `wsgi.input_terminated` the input is already de-chunked."""
+    import io
+
+    environ = {
+        "CONTENT_LENGTH": "",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(body),
+    }
+    if terminated:
+        environ["wsgi.input_terminated"] = True
+    return api.client.generic(method, ECHO, headers=api._headers(None), **environ)
+
+
+def test_chunked_body_from_a_dechunking_server_is_read(api):
+    response = _chunked(api, "PATCH", b'{"name": "sent in chunks"}', terminated=True)
+    assert response.status_code == 200, response.content
+    assert response.json() == {"received": {"name": "sent in chunks"}}
+
+
+def test_chunked_body_over_the_limit_is_400(api, settings):
+    settings.API_MAX_BODY_BYTES = 100
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 101
+    body = b'{"name": "%s"}' % (b"x" * 200)
+    problem = _problem(_chunked(api, "PATCH", body, terminated=True), 400)
+    assert problem["type"].endswith("/body-too-large")
+
+
+def test_chunked_body_the_server_did_not_dechunk_is_411(api):
+    problem = _problem(_chunked(api, "PATCH", b'{"name": "lost"}', terminated=False), 411)
+    assert problem["type"].endswith("/length-required")
+    assert "Content-Length" in problem["detail"]
+
+
+def test_chunked_body_is_read_through_the_wsgi_handler(db, tenant):
+    """The same through Django's real WSGI entry point, as gunicorn calls it."""
+    import io
+    import json
+
+    from django.core.handlers.wsgi import WSGIHandler
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    from tests.conftest import make_api_client
+
+    raw_key = make_api_client(tenant).raw_key
+    environ = {
+        "REQUEST_METHOD": "PATCH",
+        "PATH_INFO": ECHO,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_TYPE": "application/json",
+        "HTTP_AUTHORIZATION": f"Bearer {raw_key}",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(b'{"name": "via wsgi"}'),
+        "wsgi.input_terminated": True,
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": io.StringIO(),
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+    }
+    statuses = []
+    # As the test client does: the test's database connection must outlive the "request".
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        handler = WSGIHandler()
+        body = b"".join(handler(environ, lambda status, headers: statuses.append(status)))
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    assert statuses == ["200 OK"]
+    assert json.loads(body) == {"received": {"name": "via wsgi"}}
+
+
+# --- NUL characters in query strings ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["q=%00", "limit=%00", "cursor=abc%00", "%00=1"])
+def test_nul_in_an_api_query_parameter_is_400_naming_it(api, query):
+    response = api.client.get(f"/api/v1/customers?{query}", headers=api._headers(None))
+    problem = _problem(response, 400)
+    assert "NUL" in problem["detail"] and len(problem["errors"]) == 1
+
+
+def test_invalid_utf8_in_a_query_parameter_is_not_an_error(api):
+    # A UTF-8-encoded lone surrogate and a stray byte are decoded to U+FFFD by Django.
+    response = api.client.get("/api/v1/customers?q=%ED%A0%80%FF", headers=api._headers(None))
+    assert response.status_code == 200

@@ -98,3 +98,37 @@ def test_purge_command_removes_only_old_records(api, capsys):
     # The purged key may now be used for a new request.
     response = api.post(KEYS, {"name": "again"}, headers={"Idempotency-Key": "old-key"})
     assert response.status_code == 201 and "Idempotent-Replayed" not in response
+
+
+def test_keys_are_per_partner_key_within_one_tenant(api, tenant):
+    """Two integrations of one bank choosing the same key never see each other's response."""
+    second_integration = make_api_client(tenant)
+    first = api.post(KEYS, {"name": "from-a"}, headers={"Idempotency-Key": "order-1"})
+    second = second_integration.post(
+        KEYS, {"name": "from-b"}, headers={"Idempotency-Key": "order-1"}
+    )
+    assert first.status_code == second.status_code == 201
+    assert "Idempotent-Replayed" not in second
+    assert second.json() == {"name": "from-b"}
+    assert views.CALLS["work"] == 2
+    again = second_integration.post(
+        KEYS, {"name": "from-b"}, headers={"Idempotency-Key": "order-1"}
+    )
+    assert again["Idempotent-Replayed"] == "true" and again.json() == {"name": "from-b"}
+
+
+def test_a_non_idempotent_operation_refuses_the_header(api):
+    response = api.post("/api/v1/test/echo", {"name": "x"}, headers={"Idempotency-Key": "k-9"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"].endswith("/idempotency-key-not-supported")
+    assert list(body["errors"]) == ["Idempotency-Key"]
+    assert views.CALLS["work"] == 0
+    with system_scope():
+        assert not IdempotencyRecord.objects.exists()
+    # Without the header the operation runs as usual.
+    assert api.post("/api/v1/test/echo", {"name": "x"}).status_code == 201
+
+
+def test_a_safe_method_ignores_the_header(api):
+    assert api.get(KEYS, headers={"Idempotency-Key": "k-10"}).status_code == 200

@@ -78,7 +78,7 @@ def test_save_fills_tenant_from_context(tenant):
     with tenant_context(tenant):
         key, _ = issue_partner_key(tenant=tenant, name="k", scopes=[])
         record = IdempotencyRecord.objects.create(
-            key="abc", method="POST", path="/x", fingerprint="f"
+            key="abc", partner_key=key, method="POST", path="/x", fingerprint="f"
         )
     assert record.tenant == tenant and key.tenant == tenant
 

@@ -7,7 +7,13 @@ from tests.core import views
 urlpatterns = [
     path(
         "api/v1/test/",
-        include([*api_path("keys", views.Keys.as_view()), *api_path("boom", views.Boom.as_view())]),
+        include(
+            [
+                *api_path("keys", views.Keys.as_view()),
+                *api_path("boom", views.Boom.as_view()),
+                *api_path("echo", views.Echo.as_view()),
+            ]
+        ),
     ),
     *project_urls,
 ]

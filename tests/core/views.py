@@ -43,3 +43,16 @@ class Boom(ApiView):
     @operation(scope=None)
     def get(self, request):
         raise RuntimeError("kaboom: internal detail that must not leak")
+
+
+class Echo(ApiView):
+    """Answers the body it parsed: shows what reached a handler (and that nothing is lost)."""
+
+    @operation(scope=None, request_form=KeyForm, partial=True)
+    def patch(self, request):
+        return {"received": request.json}
+
+    @operation(scope=None, request_form=KeyForm, status=201)  # not idempotent
+    def post(self, request):
+        CALLS["work"] += 1
+        return {"received": request.json}
