@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.middleware import HEALTH_PREFIX
 from core.models import SessionEpoch
 
 ACTIVITY_KEY = "ll_last_activity"
@@ -105,6 +106,8 @@ class StaffSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.path.startswith(HEALTH_PREFIX):  # probes never load a session
+            return self.get_response(request)
         user = request.user
         if user.is_authenticated:
             now = timezone.now()

@@ -29,6 +29,7 @@ from django_otp import login as otp_login
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from core.middleware import HEALTH_PREFIX
 from core.security.sessions import ENDED_NOTICE, end_all_sessions, end_session, stamp_session
 
 HAS_DEVICE_KEY = "ll_2fa_device"
@@ -57,6 +58,8 @@ class TwoFactorMiddleware:
         self._open_paths = None
 
     def __call__(self, request):
+        if request.path.startswith(HEALTH_PREFIX):  # probes never load a session
+            return self.get_response(request)
         user = request.user
         if (
             user.is_authenticated
