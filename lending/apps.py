@@ -3,3 +3,4 @@ from django.apps import AppConfig
 
 class LendingConfig(AppConfig):
     name = "lending"
+    verbose_name = "Lending"

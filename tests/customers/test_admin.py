@@ -261,12 +261,12 @@ def test_add_customer_with_invalid_input_rerenders_and_stores_nothing(
 # --- actions ------------------------------------------------------------------------------------
 
 
-def run_action(client, action, *customers, url=CHANGELIST):
-    return client.post(
-        url,
-        {"action": action, "_selected_action": [c.pk for c in customers], "index": "0"},
-        follow=True,
-    )
+def run_action(client, action, *customers, url=CHANGELIST, confirmed=False):
+    """Run a changelist action; `confirmed` answers its confirmation page's "Yes"."""
+    data = {"action": action, "_selected_action": [c.pk for c in customers], "index": "0"}
+    if confirmed:
+        data["post"] = "yes"
+    return client.post(url, data, follow=True)
 
 
 def test_action_verify_kyc(staff_client, people):
@@ -306,7 +306,7 @@ def test_action_block(staff_client, people):
 
 
 def test_action_soft_delete(staff_client, people):
-    response = run_action(staff_client, "soft_delete_selected", people.jane)
+    response = run_action(staff_client, "soft_delete_selected", people.jane, confirmed=True)
     assert not Customer.objects.filter(pk=people.jane.pk).exists()
     jane = Customer.all_objects.get(pk=people.jane.pk)
     assert jane.deleted_at is not None and jane.deleted_by == STAFF_ACTOR
@@ -318,7 +318,11 @@ def test_action_soft_delete(staff_client, people):
 
 def test_action_restore_from_the_deleted_list(staff_client, people):
     response = run_action(
-        staff_client, "restore_selected", people.gone, url=f"{CHANGELIST}?deleted=deleted"
+        staff_client,
+        "restore_selected",
+        people.gone,
+        url=f"{CHANGELIST}?deleted=deleted",
+        confirmed=True,
     )
     gone = Customer.objects.get(pk=people.gone.pk)
     assert gone.deleted_at is None and gone.deleted_by == ""
@@ -343,7 +347,9 @@ def test_soft_delete_refused_by_a_closure_check_names_the_blocker(
     staff_client, people, open_account_blocks_jane
 ):
     history_before = Customer.history.filter(id=people.jane.pk).count()
-    response = run_action(staff_client, "soft_delete_selected", people.jane, people.bob)
+    response = run_action(
+        staff_client, "soft_delete_selected", people.jane, people.bob, confirmed=True
+    )
     errors = [text for level, text in messages_of(response) if level == ERROR]
     assert errors == [
         f"{people.jane}: Cannot delete {people.jane.reference}: account ACC-000012 is still open."
@@ -378,9 +384,9 @@ def ubo_panel(html):
     panel = html[html.index("field-beneficial_owners_panel") :]
     panel = panel[: panel.index("</table>")]
     return [
-        [strip_tags(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+        [strip_tags(cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
         for row in re.findall(r"<tr>(.*?)</tr>", panel, re.DOTALL)
-        if "<td>" in row
+        if "<td" in row
     ]
 
 
@@ -484,24 +490,51 @@ def test_another_tenants_customer_is_not_shown(staff_client, people, theirs):
     assert "doesn\u2019t exist" in html
 
 
-def test_history_page_shows_action_and_actor(staff_client, people):
+def history_table(html):
+    """The history page's table: (headers, rows of cell texts)."""
+    table = html[html.index('id="change-history"') :]
+    headers = [strip_tags(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+    body = table[table.index("<tbody>") : table.index("</tbody>")]
+    rows = [
+        [
+            " ".join(strip_tags(cell).split())
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    ]
+    return headers, rows
+
+
+def test_history_page_has_readable_headers_action_and_actor(staff_client, people):
     run_action(staff_client, "block", people.jane)
     response = staff_client.get(f"{change_url(people.jane)[: -len('change/')]}history/")
     assert response.status_code == 200
-    html = response.content.decode()
-    table = html[html.index('id="change-history"') :]
-    headers = [strip_tags(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
-    assert {"action", "actor"} <= set(headers)
-    body = table[table.index("<tbody>") : table.index("</tbody>")]
-    rows = [
-        [strip_tags(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    headers, rows = history_table(response.content.decode())
+    assert headers == [
+        "When",
+        "Who",
+        "Action",
+        "Changes (old → new)",
+        "IP address",
+        "Request id",
+        "Version",
     ]
-    action, actor = headers.index("action"), headers.index("actor")
-    assert [(row[action], row[actor]) for row in rows] == [
-        ("update", STAFF_ACTOR),  # newest first: the block
+    who, action, changes = 1, 2, 3
+    assert [(row[action], row[who]) for row in rows] == [
+        ("update", "hana (staff)"),  # newest first: the block
         ("create", "system"),  # the factory, outside any request
     ]
+    assert rows[0][changes] == "status: prospect → blocked"
+
+
+def test_history_page_names_the_partner_key_of_an_api_change(staff_client, people, api):
+    reference = people.jane.reference
+    assert api.patch(f"/api/v1/customers/{reference}", {"email": "j@example.com"}).status_code == 200
+    key_prefix = api.raw_key.split("_")[1]
+    html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
+    _headers, rows = history_table(html)
+    assert rows[0][1] == f"API key {key_prefix}\u2026 (partner)"
+    assert rows[0][3] == f"email: {people.jane.email} → j@example.com"
 
 
 def test_another_tenants_history_is_not_shown(staff_client, people, theirs):
