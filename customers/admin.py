@@ -132,6 +132,14 @@ class RelationshipInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("related_customer")
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "related_customer":
+            # Pick an existing customer; adding or editing one belongs on its own page.
+            widget = formfield.widget
+            widget.can_add_related = widget.can_change_related = widget.can_view_related = False
+        return formfield
+
     def has_add_permission(self, request, obj):
         return is_editable(obj) and super().has_add_permission(request, obj)
 
@@ -168,7 +176,7 @@ class CustomerAdminForm(CustomerForm):
     """The API's form, with the national id write-only: never rendered back, blank keeps it."""
 
     national_id = forms.CharField(
-        label="new national id",
+        label="New national id",
         max_length=64,
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
@@ -179,7 +187,7 @@ class CustomerAdminForm(CustomerForm):
         super().__init__(*args, **kwargs)
         self.initial["national_id"] = ""  # never sent to the browser; blank means unchanged
         if self.instance.pk is None:
-            self.fields["national_id"].label = "national id"
+            self.fields["national_id"].label = "National id"
             self.fields["national_id"].help_text = "Write-only: shown masked once saved."
 
     def clean_national_id(self):
@@ -431,7 +439,11 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         """Only the sections of this customer's type (on the add page a script hides the
         other type's); the national id on file only masked, a new one write-only."""
         if obj is None:
-            hidden = {"Ultimate beneficial owners", "Roles this customer holds in other customers"}
+            hidden = {
+                "Ultimate beneficial owners",
+                "Roles this customer holds in other customers",
+                "Record",
+            }
         elif obj.type == Customer.Type.BUSINESS:
             hidden = {"Person"}
         else:

@@ -529,7 +529,9 @@ def test_history_page_has_readable_headers_action_and_actor(staff_client, people
 
 def test_history_page_names_the_partner_key_of_an_api_change(staff_client, people, api):
     reference = people.jane.reference
-    assert api.patch(f"/api/v1/customers/{reference}", {"email": "j@example.com"}).status_code == 200
+    assert (
+        api.patch(f"/api/v1/customers/{reference}", {"email": "j@example.com"}).status_code == 200
+    )
     key_prefix = api.raw_key.split("_")[1]
     html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
     _headers, rows = history_table(html)
