@@ -5,7 +5,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
-from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Q, Subquery
 from django.forms.models import BaseInlineFormSet
@@ -251,19 +251,6 @@ def _transition_action(name):
     return admin.action(description=description, permissions=["change"])(action)
 
 
-class RankedSearchChangeList(ChangeList):
-    """With a search term and no column chosen to sort by, the best match comes first."""
-
-    def get_ordering(self, request, queryset):
-        if (
-            self.query
-            and ORDER_VAR not in self.params
-            and "search_rank" in (queryset.query.annotations)
-        ):
-            return ["-search_rank", "-pk"]
-        return super().get_ordering(request, queryset)
-
-
 @admin.register(Customer)
 class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     form = CustomerAdminForm
@@ -467,9 +454,6 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
 
     # --- search ---
 
-    def get_changelist(self, request, **kwargs):
-        return RankedSearchChangeList
-
     def get_search_results(self, request, queryset, search_term):
         """The API's ranked search (customers.selectors.search_customers), best match first.
         Deleted customers, which it does not search, are matched by containment."""
@@ -483,7 +467,10 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             return results | queryset.filter(national_id=term), duplicates
         matches = selectors.search_customers(q=term)
         rank = Subquery(matches.filter(pk=OuterRef("pk")).values("rank")[:1])
-        return queryset.filter(pk__in=matches.values("pk")).annotate(search_rank=rank), False
+        results = queryset.filter(pk__in=matches.values("pk")).annotate(search_rank=rank)
+        if ORDER_VAR not in request.GET:  # no column chosen to sort by: best match first
+            results = results.order_by("-search_rank", "-pk")
+        return results, False
 
     # --- saving ---
 
