@@ -213,3 +213,15 @@ def test_superuser_across_tenants_cannot_add_tenantless_rows(db):
     client.force_login(admin_user)
     assert client.get("/admin/customers/customer/add/").status_code == 403
     assert client.get("/admin/core/partnerkey/add/").status_code == 200  # has a tenant field
+
+
+def test_partner_keys_filter_by_revoked(staff_client, tenant):
+    from core.services import revoke_partner_key
+
+    with system_scope():
+        kept, _raw = issue_partner_key(tenant=tenant, name="kept", scopes=[])
+        gone, _raw = issue_partner_key(tenant=tenant, name="gone", scopes=[])
+        revoke_partner_key(key=gone)
+    for value, expected in (("yes", {gone.pk}), ("no", {kept.pk}), ("", {kept.pk, gone.pk})):
+        response = staff_client.get("/admin/core/partnerkey/", {"revoked": value} if value else {})
+        assert {key.pk for key in response.context["cl"].result_list} == expected

@@ -99,10 +99,10 @@ class Shots:
 
 
 def clerk(tenant, username):
-    """A back-office user of `tenant` with the customer permissions a clerk has."""
+    """A back-office user of `tenant` with the permissions of a clerk: customers, partner keys."""
     membership = StaffMembershipFactory(tenant=tenant, user__username=username)
     membership.user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="customers")
+        Permission.objects.filter(content_type__app_label__in=["customers", "core"])
     )
     return membership.user
 

@@ -9,6 +9,7 @@ import re
 import pytest
 from django.utils import timezone
 
+from core.services import issue_partner_key
 from customers.models import Customer, CustomerRelationship
 from tests.conftest import postgres_only
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
@@ -192,6 +193,31 @@ def test_soft_delete_is_confirmed_and_restore_says_what_stays_ended(page, live_s
     expect(page.locator("#id_first_name")).to_have_value("Bob")
     assert Customer.objects.filter(pk=bob.pk).exists()
     assert not CustomerRelationship.objects.filter(related_customer=bob).exists()
+
+
+def test_the_other_changelists_fit_the_screen(page, live_server, harbour):
+    for n in range(6):
+        ShareholdingFactory(
+            customer=BusinessFactory(tenant=harbour, legal_name=f"Northern Star Holdings {n} Ltd"),
+            related_customer=CustomerFactory(
+                tenant=harbour, first_name="Alexandra", last_name=f"Featherstonehaugh-{n}"
+            ),
+            ownership_percentage="12.5",
+        )
+        issue_partner_key(
+            tenant=harbour,
+            name=f"Acme Pay reconciliation {n}",
+            scopes=["customers:read", "customers:write"],
+        )
+    log_in(page, live_server, "hana")
+    for name, url in (
+        ("relationships", "/admin/customers/customerrelationship/?deleted=all"),
+        ("partner-keys", "/admin/core/partnerkey/"),
+    ):
+        page.goto(f"{live_server.url}{url}")
+        expect(page.locator("#result_list tbody tr")).to_have_count(6)
+        assert fits_the_screen(page), name
+        page.shots(name)
 
 
 def test_the_other_banks_clerk_is_refused_at_a_direct_url(page, live_server, banks, harbour):
