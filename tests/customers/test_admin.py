@@ -790,8 +790,8 @@ def test_a_refused_transition_is_a_message_not_a_500(staff_client, people, monke
     """Activating a customer whose KYC is not verified is refused by the service (its rule
     lives in customers/rules.py); the page shows the refusal."""
 
-    def refuse(*, customer, status, by=None):
-        raise RuleViolation(f"{customer.reference}: KYC must be verified before activation.")
+    def refuse(**kwargs):
+        raise RuleViolation(f"{people.jane.reference}: KYC must be verified before activation.")
 
     monkeypatch.setattr(services, "change_status", refuse)
     for response in (
