@@ -1,7 +1,8 @@
 # Ledgerline developer commands. Everything runs from a local virtualenv in .venv/.
 #   make run    local server on embedded defaults (SQLite under var/, in-process cache);
 #               PORT=8001 make run (or make run PORT=8001) serves on another port
-#   make test   the test suite; DATABASE_URL / REDIS_URL switch it to PostgreSQL / Redis
+#   make test   the test suite; DATABASE_URL / REDIS_URL switch it to PostgreSQL / Redis; the
+#               browser suite (tests/e2e) runs when `chromium` is installed, else is skipped
 #   make lint   ruff
 #   make check  fail if a model change has no migration
 #   make clean  remove .venv/ and var/

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+    verbose_name = "Accounts and ledger"
 
     def ready(self):
         from core.scopes import register_scopes

@@ -73,6 +73,19 @@ class StaffMembershipAdmin(PlatformOnlyMixin, HistoryAdmin):
     list_select_related = ["user", "tenant"]
 
 
+class KeyRevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not revoked"), ("yes", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"no", "yes"}:
+            return queryset.filter(is_active=self.value() == "no")
+        return queryset
+
+
 class PartnerKeyForm(TenantScopedModelForm):
     scopes = forms.MultipleChoiceField(
         choices=scope_choices,  # called per form: the scopes the apps registered
@@ -108,7 +121,7 @@ class PartnerKeyAdmin(TenantScopedAdmin):
         "last_used_at",
         "created_at",
     ]
-    list_filter = ["is_active"]
+    list_filter = [KeyRevokedFilter]
     search_fields = ["name", "prefix"]
     readonly_fields = ["prefix", "created_by", "last_used_at", "revoked_at", "revoked_by"]
     actions = ["revoke_selected"]

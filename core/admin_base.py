@@ -5,7 +5,9 @@ from itertools import pairwise
 from django.contrib import admin, messages
 from django.contrib.admin.utils import model_ngettext, unquote
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404
+from django.db import router, transaction
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.context import in_system_scope
@@ -13,7 +15,54 @@ from core.errors import ServiceError
 from core.forms import TenantScopedModelForm
 from core.history import changed_fields
 
-HISTORY_COLUMNS = ["action", "actor", "ip_address", "request_id"]
+# Refusals a save or an action may meet: a service's domain error, or a rule checked again
+# under a lock (a ValidationError raised after the form was valid).
+REFUSALS = (ServiceError, ValidationError)
+
+
+def actor_display(actor):
+    """An audit actor label as staff read it: "user:hana" -> "hana (staff)"."""
+    kind, _, name = (actor or "system").partition(":")
+    return {
+        "user": f"{name} (staff)",
+        "partner_key": f"API key {name}… (partner)",
+        "system": f"system ({name})" if name else "system",
+    }.get(kind, actor)
+
+
+def refusal_messages(error):
+    """[(field or None, message)] of a refusal, for form errors or admin messages."""
+    if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+        return [
+            (None if field == "__all__" else field, message)
+            for field, field_messages in error.message_dict.items()
+            for message in field_messages
+        ]
+    if isinstance(error, ValidationError):
+        return [(None, message) for message in error.messages]
+    return [(None, str(error))]
+
+
+def refusal_text(error):
+    return "; ".join(
+        f"{field.replace('_', ' ')}: {message}" if field else message
+        for field, message in refusal_messages(error)
+    )
+
+
+def _form_with_refusal(form_class, error):
+    """`form_class`, failing validation with `error` (a refusal met while saving it)."""
+
+    def clean(self):
+        cleaned = form_class.clean(self)
+        for field, message in refusal_messages(error):
+            if field in self.fields:
+                self.add_error(field, message)
+            else:  # a field of an inline row, or none: shown above the form
+                self.add_error(None, f"{field.replace('_', ' ')}: {message}" if field else message)
+        return cleaned
+
+    return type(form_class.__name__, (form_class,), {"clean": clean})
 
 
 class HistoryAdmin(SimpleHistoryAdmin):
@@ -25,7 +74,8 @@ class HistoryAdmin(SimpleHistoryAdmin):
     bypass the services' rules.
     """
 
-    history_list_display = HISTORY_COLUMNS
+    # The columns (when, who, action, changes, IP address, request id) are laid out by
+    # templates/simple_history/object_history_list.html, which overrides the library's.
     history_masked_fields = {}  # field name -> function showing the value safely
     history_hidden_fields = frozenset({"updated_at"})
 
@@ -58,6 +108,8 @@ class HistoryAdmin(SimpleHistoryAdmin):
         # simple-history diffs only fields editable in forms; status, KYC and deletion are
         # changed by services and are exactly what auditors look for, so diff every field.
         records = list(historical_records)
+        for record in records:
+            record.actor_display = actor_display(record.actor)
         for newer, older in pairwise(records):
             newer.history_delta_changes = self.history_changes(older, newer)
 
@@ -77,6 +129,33 @@ class TenantScopedAdmin(HistoryAdmin):
     tenant is then shown, filterable and chosen explicitly."""
 
     form = TenantScopedModelForm
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """A refusal met while saving (a service's domain error, a rule re-checked under a
+        lock) never answers 500: Django's transaction around the save is rolled back, so
+        nothing is half-saved, and the same form is shown again with the refusal as its error.
+        """
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except REFUSALS as error:
+            if request.method != "POST" or hasattr(request, "save_refused"):
+                raise
+            request.save_refused = error  # the second pass fails validation with it (get_form)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        refusal = getattr(request, "save_refused", None)
+        return form if refusal is None else _form_with_refusal(form, refusal)
+
+    def response_action(self, request, queryset):
+        """Actions run in a transaction; a refusal that escapes one becomes a message."""
+        try:
+            with transaction.atomic(using=router.db_for_write(self.model)):
+                return super().response_action(request, queryset)
+        except REFUSALS as error:
+            self.message_user(request, refusal_text(error), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def has_add_permission(self, request):
         if in_system_scope() and "tenant" not in (self.form._meta.fields or ()):
@@ -139,10 +218,13 @@ class DeletedFilter(admin.SimpleListFilter):
 class SoftDeleteAdminMixin:
     """Staff soft-delete and restore; nobody hard-deletes from the back office.
 
-    Override `soft_delete_object` / `restore_object` to route through a domain service.
+    Both ask for confirmation first, on a page listing the rows and what follows for each
+    (`soft_delete_consequences`, `restore_consequences`). Override `soft_delete_object` /
+    `restore_object` to route through a domain service.
     """
 
     actions = ["soft_delete_selected", "restore_selected"]
+    confirm_template = "admin/ledgerline/confirm_action.html"
 
     def get_queryset(self, request):
         match = getattr(request, "resolver_match", None)
@@ -169,20 +251,63 @@ class SoftDeleteAdminMixin:
     def restore_object(self, request, obj):
         obj.restore(by=request.user)
 
-    def _apply(self, request, queryset, operation, verb):
+    def soft_delete_consequences(self, obj):
+        """What else a soft delete of `obj` changes or meets, as sentences for staff."""
+        return []
+
+    def restore_consequences(self, obj):
+        return []
+
+    def object_label(self, obj):
+        return str(obj)
+
+    def apply_to_each(self, request, objects, operation, verb):
+        """Run `operation(request, obj)` on each object in a transaction of its own; report
+        what was done and, per object, what refused it (naming the blocker)."""
         done, refused = 0, []
-        for obj in queryset:
+        for obj in objects:
             try:
-                operation(request, obj)
+                with transaction.atomic(using=router.db_for_write(self.model)):
+                    operation(request, obj)
                 done += 1
-            except (ServiceError, ValidationError) as error:  # the refusal names the blocker
-                refused.append(f"{obj}: {error}")
+            except REFUSALS as error:
+                refused.append(f"{self.object_label(obj)}: {refusal_text(error)}")
         if done:
             self.message_user(
                 request, f"{verb} {done} {model_ngettext(self.opts, done)}.", messages.SUCCESS
             )
         for message in refused:
             self.message_user(request, message, messages.ERROR)
+        return done
+
+    def confirm_then_apply(
+        self, request, objects, *, operation, verb, title, consequences, action="", form_url=""
+    ):
+        """The confirmation page (listing `objects`, each with its consequences) on the first
+        request, the operation once it is confirmed (a POST with `post=yes`). From the
+        changelist `action` names the admin action to re-submit; from an object's page
+        `form_url` is the view to post back to."""
+        objects = list(objects)
+        if request.method == "POST" and request.POST.get("post") == "yes":
+            self.apply_to_each(request, objects, operation, verb)
+            return None
+        if not objects:
+            self.message_user(
+                request, "None of the selected rows can be changed so.", messages.WARNING
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "verb": verb,
+            "action": action,
+            "form_url": form_url,
+            "rows": [(obj, self.object_label(obj), consequences(obj)) for obj in objects],
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "cancel_url": request.META.get("HTTP_REFERER") or "",
+        }
+        return TemplateResponse(request, self.confirm_template, context)
 
     def has_soft_delete_permission(self, request):
         """Soft delete and restore are changes: they need the model's change permission (asked
@@ -190,19 +315,28 @@ class SoftDeleteAdminMixin:
         opts = self.opts
         return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
-    @admin.action(description="Soft delete selected rows", permissions=["soft_delete"])
+    @admin.action(description="Soft delete selected rows…", permissions=["soft_delete"])
     def soft_delete_selected(self, request, queryset):
-        self._apply(
+        return self.confirm_then_apply(
             request,
             queryset.filter(deleted_at__isnull=True),
-            self.soft_delete_object,
-            "Soft-deleted",
+            operation=self.soft_delete_object,
+            verb="Soft-deleted",
+            title=f"Soft delete these {self.opts.verbose_name_plural}?",
+            consequences=self.soft_delete_consequences,
+            action="soft_delete_selected",
         )
 
-    @admin.action(description="Restore selected rows", permissions=["soft_delete"])
+    @admin.action(description="Restore selected rows…", permissions=["soft_delete"])
     def restore_selected(self, request, queryset):
-        self._apply(
-            request, queryset.filter(deleted_at__isnull=False), self.restore_object, "Restored"
+        return self.confirm_then_apply(
+            request,
+            queryset.filter(deleted_at__isnull=False),
+            operation=self.restore_object,
+            verb="Restored",
+            title=f"Restore these {self.opts.verbose_name_plural}?",
+            consequences=self.restore_consequences,
+            action="restore_selected",
         )
 
     @admin.display(description="deleted", boolean=True)

@@ -3,6 +3,7 @@ from django.apps import AppConfig
 
 class LendingConfig(AppConfig):
     name = "lending"
+    verbose_name = "Lending"
 
     def ready(self):
         from core.scopes import register_scopes

@@ -8,13 +8,19 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import ERROR, SUCCESS
+from django.core.exceptions import ValidationError
+from django.test import Client
 from django.utils import timezone
 from django.utils.html import strip_tags
 
 from core.context import system_scope, tenant_context
+from core.errors import ConflictError, RuleViolation
+from customers import selectors, services
 from customers.blockers import register_closure_check, unregister_closure_check
 from customers.models import Customer, CustomerRelationship
+from tests.conftest import postgres_only
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
 pytestmark = pytest.mark.django_db
@@ -261,12 +267,12 @@ def test_add_customer_with_invalid_input_rerenders_and_stores_nothing(
 # --- actions ------------------------------------------------------------------------------------
 
 
-def run_action(client, action, *customers, url=CHANGELIST):
-    return client.post(
-        url,
-        {"action": action, "_selected_action": [c.pk for c in customers], "index": "0"},
-        follow=True,
-    )
+def run_action(client, action, *customers, url=CHANGELIST, confirmed=False):
+    """Run a changelist action; `confirmed` answers its confirmation page's "Yes"."""
+    data = {"action": action, "_selected_action": [c.pk for c in customers], "index": "0"}
+    if confirmed:
+        data["post"] = "yes"
+    return client.post(url, data, follow=True)
 
 
 def test_action_verify_kyc(staff_client, people):
@@ -306,7 +312,7 @@ def test_action_block(staff_client, people):
 
 
 def test_action_soft_delete(staff_client, people):
-    response = run_action(staff_client, "soft_delete_selected", people.jane)
+    response = run_action(staff_client, "soft_delete_selected", people.jane, confirmed=True)
     assert not Customer.objects.filter(pk=people.jane.pk).exists()
     jane = Customer.all_objects.get(pk=people.jane.pk)
     assert jane.deleted_at is not None and jane.deleted_by == STAFF_ACTOR
@@ -318,7 +324,11 @@ def test_action_soft_delete(staff_client, people):
 
 def test_action_restore_from_the_deleted_list(staff_client, people):
     response = run_action(
-        staff_client, "restore_selected", people.gone, url=f"{CHANGELIST}?deleted=deleted"
+        staff_client,
+        "restore_selected",
+        people.gone,
+        url=f"{CHANGELIST}?deleted=deleted",
+        confirmed=True,
     )
     gone = Customer.objects.get(pk=people.gone.pk)
     assert gone.deleted_at is None and gone.deleted_by == ""
@@ -343,7 +353,9 @@ def test_soft_delete_refused_by_a_closure_check_names_the_blocker(
     staff_client, people, open_account_blocks_jane
 ):
     history_before = Customer.history.filter(id=people.jane.pk).count()
-    response = run_action(staff_client, "soft_delete_selected", people.jane, people.bob)
+    response = run_action(
+        staff_client, "soft_delete_selected", people.jane, people.bob, confirmed=True
+    )
     errors = [text for level, text in messages_of(response) if level == ERROR]
     assert errors == [
         f"{people.jane}: Cannot delete {people.jane.reference}: account ACC-000012 is still open."
@@ -378,9 +390,9 @@ def ubo_panel(html):
     panel = html[html.index("field-beneficial_owners_panel") :]
     panel = panel[: panel.index("</table>")]
     return [
-        [strip_tags(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+        [strip_tags(cell).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)]
         for row in re.findall(r"<tr>(.*?)</tr>", panel, re.DOTALL)
-        if "<td>" in row
+        if "<td" in row
     ]
 
 
@@ -484,24 +496,53 @@ def test_another_tenants_customer_is_not_shown(staff_client, people, theirs):
     assert "doesn\u2019t exist" in html
 
 
-def test_history_page_shows_action_and_actor(staff_client, people):
+def history_table(html):
+    """The history page's table: (headers, rows of cell texts)."""
+    table = html[html.index('id="change-history"') :]
+    headers = [strip_tags(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
+    body = table[table.index("<tbody>") : table.index("</tbody>")]
+    rows = [
+        [
+            " ".join(strip_tags(cell).split())
+            for cell in re.findall(r"<td[^>]*>(.*?)</td>", row, re.DOTALL)
+        ]
+        for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    ]
+    return headers, rows
+
+
+def test_history_page_has_readable_headers_action_and_actor(staff_client, people):
     run_action(staff_client, "block", people.jane)
     response = staff_client.get(f"{change_url(people.jane)[: -len('change/')]}history/")
     assert response.status_code == 200
-    html = response.content.decode()
-    table = html[html.index('id="change-history"') :]
-    headers = [strip_tags(h).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", table)]
-    assert {"action", "actor"} <= set(headers)
-    body = table[table.index("<tbody>") : table.index("</tbody>")]
-    rows = [
-        [strip_tags(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
-        for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)
+    headers, rows = history_table(response.content.decode())
+    assert headers == [
+        "When",
+        "Who",
+        "Action",
+        "Changes (old → new)",
+        "IP address",
+        "Request id",
+        "Version",
     ]
-    action, actor = headers.index("action"), headers.index("actor")
-    assert [(row[action], row[actor]) for row in rows] == [
-        ("update", STAFF_ACTOR),  # newest first: the block
+    who, action, changes = 1, 2, 3
+    assert [(row[action], row[who]) for row in rows] == [
+        ("update", "hana (staff)"),  # newest first: the block
         ("create", "system"),  # the factory, outside any request
     ]
+    assert rows[0][changes] == "status: prospect → blocked"
+
+
+def test_history_page_names_the_partner_key_of_an_api_change(staff_client, people, api):
+    reference = people.jane.reference
+    assert (
+        api.patch(f"/api/v1/customers/{reference}", {"email": "j@example.com"}).status_code == 200
+    )
+    key_prefix = api.raw_key.split("_")[1]
+    html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
+    _headers, rows = history_table(html)
+    assert rows[0][1] == f"API key {key_prefix}\u2026 (partner)"
+    assert rows[0][3] == f"email: {people.jane.email} → j@example.com"
 
 
 def test_another_tenants_history_is_not_shown(staff_client, people, theirs):
@@ -554,8 +595,6 @@ def test_history_version_page_masks_national_id(staff_client, people):
 
 
 def test_view_only_staff_cannot_run_lifecycle_actions(staff_client, people):
-    from django.contrib.auth.models import Permission
-
     staff_client.user.user_permissions.set(Permission.objects.filter(codename="view_customer"))
     run_action(staff_client, "block", people.jane)
     people.jane.refresh_from_db()
@@ -564,3 +603,327 @@ def test_view_only_staff_cannot_run_lifecycle_actions(staff_client, people):
 
 def test_malformed_history_version_is_404(staff_client, people):
     assert staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/abc/").status_code == 404
+
+
+# --- refusals while saving: a form error on the same page, nothing half-saved ------------------
+
+
+def change_post(client, customer, **overrides):
+    """POST the change form of `customer` as rendered, with `overrides`."""
+    data = form_fields(client.get(change_url(customer)).content.decode())
+    data.update({"_save": "Save", **overrides})
+    return client.post(change_url(customer), data)
+
+
+def form_errors(response):
+    assert response.status_code == 200, "the form should have been shown again"
+    form = response.context["adminform"].form
+    return {field: list(errors) for field, errors in form.errors.items()}
+
+
+def test_a_service_refusal_on_save_is_a_form_error(staff_client, people, monkeypatch):
+    def refuse(**kwargs):
+        raise ConflictError(f"{people.jane.reference} was closed a moment ago.")
+
+    monkeypatch.setattr(services, "update_customer", refuse)
+    response = change_post(staff_client, people.jane, first_name="Janet")
+    assert form_errors(response) == {
+        "__all__": [f"{people.jane.reference} was closed a moment ago."]
+    }
+    assert 'value="Janet"' in response.content.decode()  # what was typed is kept
+    people.jane.refresh_from_db()
+    assert people.jane.first_name == "Jane"
+
+
+def test_a_field_refusal_from_the_service_lands_on_its_field(staff_client, people, monkeypatch):
+    def taken(**kwargs):
+        raise ValidationError({"email": "Another customer already has this email address."})
+
+    monkeypatch.setattr(services, "update_customer", taken)
+    response = change_post(staff_client, people.jane, email="bob@example.com")
+    assert form_errors(response) == {"email": ["Another customer already has this email address."]}
+
+
+def test_a_relationship_refused_under_the_lock_rolls_back_the_whole_page(
+    staff_client, people, monkeypatch
+):
+    """The customer's own change was saved before the inline row was refused: it is undone."""
+
+    def lost_the_race(**kwargs):
+        raise ValidationError({"ownership_percentage": "100% of it is already held directly."})
+
+    monkeypatch.setattr(services, "add_relationship", lost_the_race)
+    html = staff_client.get(change_url(people.acme)).content.decode()
+    data = {**form_fields(html), "legal_name": "Acme Renamed Ltd", "_save": "Save"}
+    data.update(
+        {
+            "relationships-TOTAL_FORMS": "1",
+            "relationships-0-type": "shareholder",
+            "relationships-0-related_customer": str(people.jane.pk),
+            "relationships-0-ownership_percentage": "10",
+            "relationships-0-customer": str(people.acme.pk),
+        }
+    )
+    response = staff_client.post(change_url(people.acme), data)
+    assert form_errors(response) == {
+        "__all__": ["ownership percentage: 100% of it is already held directly."]
+    }
+    people.acme.refresh_from_db()
+    assert people.acme.legal_name == "Acme Trading Ltd"  # rolled back with the refused row
+    assert not Customer.history.filter(id=people.acme.pk, legal_name="Acme Renamed Ltd").exists()
+
+
+# --- deleted and closed customers: a banner and read-only fields -------------------------------
+
+
+def test_a_deleted_customers_page_says_so_and_is_read_only(staff_client, people):
+    response = staff_client.get(change_url(people.gone))
+    assert response.status_code == 200
+    html = response.content.decode()
+    banner = strip_tags(re.search(r'class="record-banner"[^>]*>(.*?)</p>', html, re.DOTALL)[1])
+    assert " ".join(banner.split()).startswith("Deleted on ")
+    assert "by someone (staff): restore to edit. Restore…" in " ".join(banner.split())
+    assert 'name="first_name"' not in html and "Dana" in html
+    assert f"{people.gone.pk}/lifecycle/restore/" in html
+    response = change_post(staff_client, people.gone, first_name="Changed")
+    assert response.status_code == 403  # not a form that fails on save
+    people.gone.refresh_from_db()
+    assert people.gone.first_name == "Dana"
+
+
+def test_a_closed_customers_page_says_so_and_offers_no_transitions(staff_client, people):
+    Customer.objects.filter(pk=people.jane.pk).update(status=Customer.Status.CLOSED)
+    html = staff_client.get(change_url(people.jane)).content.decode()
+    assert "Closed: this record is final." in html
+    assert 'name="first_name"' not in html
+    assert "/lifecycle/verify_kyc/" not in html and "/lifecycle/activate/" not in html
+    assert JANE_NATIONAL_ID not in html and "*****456C" in html
+
+
+# --- confirmation pages: soft delete, restore, close --------------------------------------------
+
+
+def confirmation(response):
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'name="post" value="yes"' in html
+    return [" ".join(strip_tags(li).split()) for li in re.findall(r"<li>(.*?)</li>", html)]
+
+
+def test_soft_delete_asks_first_and_lists_the_relationships_it_ends(staff_client, group):
+    response = run_action(staff_client, "soft_delete_selected", group.holdco)
+    lines = confirmation(response)
+    jane, carl, acme = group.jane, group.carl, group.acme
+    holdco = group.holdco
+    assert (
+        f"Ends relationship: Jane Okafor ({jane.reference}) — shareholder of Okafor Holdings Ltd "
+        f"({holdco.reference}), 60 %"
+    ) in lines
+    assert (
+        f"Ends relationship: Carl Moreau ({carl.reference}) — shareholder of Okafor Holdings Ltd "
+        f"({holdco.reference}), 40 %"
+    ) in lines
+    assert (
+        f"Ends relationship: Okafor Holdings Ltd ({holdco.reference}) — shareholder of "
+        f"Acme Trading Ltd ({acme.reference}), 50 %"
+    ) in lines
+    assert "Restoring the customer later does not bring ended relationships back." in lines
+    assert Customer.objects.filter(pk=holdco.pk).exists()  # nothing happens before "Yes"
+    assert CustomerRelationship.objects.filter(customer=holdco).count() == 2
+
+
+def test_soft_delete_confirmation_names_what_will_refuse_it(
+    staff_client, people, open_account_blocks_jane
+):
+    lines = confirmation(run_action(staff_client, "soft_delete_selected", people.jane))
+    assert "Refused: cannot delete while account ACC-000012 is still open." in lines
+
+
+def test_restore_keeps_ended_relationships_ended_and_says_so(staff_client, group):
+    run_action(staff_client, "soft_delete_selected", group.holdco, confirmed=True)
+    assert not CustomerRelationship.objects.filter(customer=group.holdco).exists()
+    url = f"{CHANGELIST}{group.holdco.pk}/lifecycle/restore/"
+    lines = confirmation(staff_client.get(url))
+    assert lines[0] == "The customer becomes editable again, with the status and KYC it had."
+    assert sum(line.startswith("Stays ended: ") for line in lines) == 3
+    response = staff_client.post(url, {"post": "yes"}, follow=True)
+    assert (SUCCESS, "Restored 1 customer.") in messages_of(response)
+    assert Customer.objects.filter(pk=group.holdco.pk).exists()
+    assert not CustomerRelationship.objects.filter(customer=group.holdco).exists()
+    assert not CustomerRelationship.objects.filter(related_customer=group.holdco).exists()
+
+
+def test_close_asks_first_then_closes(staff_client, people):
+    lines = confirmation(run_action(staff_client, "close", people.bob))
+    assert any(line.startswith("Status becomes closed. Closed is final") for line in lines)
+    people.bob.refresh_from_db()
+    assert people.bob.status == Customer.Status.ACTIVE
+    response = run_action(staff_client, "close", people.bob, confirmed=True)
+    assert (SUCCESS, "Closed 1 customer.") in messages_of(response)
+    people.bob.refresh_from_db()
+    assert people.bob.status == Customer.Status.CLOSED
+
+
+# --- lifecycle buttons on the customer page ------------------------------------------------------
+
+
+def lifecycle_url(customer, name):
+    return f"{CHANGELIST}{customer.pk}/lifecycle/{name}/"
+
+
+def test_buttons_offer_the_allowed_transitions(staff_client, people):
+    html = staff_client.get(change_url(people.jane)).content.decode()
+    offered = set(re.findall(rf"{people.jane.pk}/lifecycle/([a-z_]+)/", html))
+    # prospect: active, blocked, closed; KYC pending: verified, rejected
+    assert offered == {"activate", "block", "close", "verify_kyc", "reject_kyc", "soft_delete"}
+
+
+def test_a_button_calls_the_service(staff_client, people):
+    response = staff_client.post(lifecycle_url(people.jane, "verify_kyc"), follow=True)
+    assert response.redirect_chain[-1][0] == change_url(people.jane)
+    assert (SUCCESS, "KYC verified for 1 customer.") in messages_of(response)
+    people.jane.refresh_from_db()
+    assert (people.jane.kyc_status, people.jane.kyc_changed_by) == ("verified", STAFF_ACTOR)
+
+
+def test_a_refused_transition_is_a_message_not_a_500(staff_client, people, monkeypatch):
+    """Activating a customer whose KYC is not verified is refused by the service (its rule
+    lives in customers/rules.py); the page shows the refusal."""
+
+    def refuse(**kwargs):
+        raise RuleViolation(f"{people.jane.reference}: KYC must be verified before activation.")
+
+    monkeypatch.setattr(services, "change_status", refuse)
+    for response in (
+        staff_client.post(lifecycle_url(people.jane, "activate"), follow=True),
+        run_action(staff_client, "activate", people.jane),
+    ):
+        assert response.status_code == 200
+        assert (
+            ERROR,
+            f"{people.jane}: {people.jane.reference}: KYC must be verified before activation.",
+        ) in messages_of(response)
+    people.jane.refresh_from_db()
+    assert people.jane.status == Customer.Status.PROSPECT
+
+
+def test_lifecycle_needs_post_csrf_and_the_change_permission(staff_client, people, theirs):
+    assert staff_client.get(lifecycle_url(people.jane, "verify_kyc")).status_code == 405
+    assert staff_client.post(lifecycle_url(people.jane, "explode")).status_code == 404
+    assert staff_client.post(lifecycle_url(theirs, "verify_kyc")).status_code == 404
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(staff_client.user)
+    assert strict.post(lifecycle_url(people.jane, "verify_kyc")).status_code == 403
+
+    staff_client.user.user_permissions.set(Permission.objects.filter(codename="view_customer"))
+    assert staff_client.post(lifecycle_url(people.jane, "verify_kyc")).status_code == 403
+    assert "/lifecycle/" not in staff_client.get(change_url(people.jane)).content.decode()
+    people.jane.refresh_from_db()
+    assert people.jane.kyc_status == Customer.KycStatus.PENDING
+
+
+# --- the customer page: labels, panels, national id, sections ------------------------------------
+
+
+def test_relationship_rows_are_labelled_by_holder_and_role(staff_client, group):
+    html = staff_client.get(change_url(group.acme)).content.decode()
+    labels = [
+        " ".join(strip_tags(cell).split())
+        for cell in re.findall(r'<td class="field-holder_and_role">(.*?)</td>', html, re.DOTALL)
+    ]
+    assert [label for label in labels if label] == [
+        "Okafor Holdings Ltd — shareholder, 50 %",
+        "Jane Okafor — shareholder, 10 %",
+        "Bob Lindqvist — shareholder, 30 %",
+    ]
+    values = re.findall(r'name="relationships-\d-ownership_percentage" value="([^"]*)"', html)
+    assert values == ["50", "10", "30"]  # not 50.0000
+
+
+def test_ubo_panel_states_the_threshold(staff_client, group, settings):
+    html = staff_client.get(change_url(group.acme)).content.decode()
+    assert "at least <strong>25 %</strong> (the UBO threshold)" in html
+    settings.UBO_THRESHOLD_PERCENT = Decimal("12.5")
+    html = staff_client.get(change_url(group.acme)).content.decode()
+    assert "at least <strong>12.5 %</strong> (the UBO threshold)" in html
+    assert [row[1] for row in ubo_panel(html)] == ["Jane Okafor", "Bob Lindqvist", "Carl Moreau"]
+
+
+def test_roles_held_in_other_customers_panel(staff_client, group):
+    html = staff_client.get(change_url(group.jane)).content.decode()
+    panel = html[html.index("field-roles_held_panel") :]
+    panel = panel[: panel.index("</table>")]
+    rows = [
+        [strip_tags(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.DOTALL)]
+        for row in re.findall(r"<tr>(.*?)</tr>", panel, re.DOTALL)
+        if "<td>" in row
+    ]
+    assert sorted(rows) == sorted(
+        [
+            ["Okafor Holdings Ltd", group.holdco.reference, "shareholder, 60 %"],
+            ["Acme Trading Ltd", group.acme.reference, "shareholder, 10 %"],
+        ]
+    )
+    assert f'href="{change_url(group.holdco)}"' in panel
+
+
+def test_national_id_is_shown_masked_and_written_only(staff_client, people):
+    html = staff_client.get(change_url(people.jane)).content.decode()
+    assert JANE_NATIONAL_ID not in html
+    assert "*****456C" in html
+    assert re.search(r'<input type="password" name="national_id"[^>]*>', html)
+
+    response = change_post(staff_client, people.jane, national_id="")  # blank keeps it
+    assert response.status_code == 302
+    people.jane.refresh_from_db()
+    assert people.jane.national_id == JANE_NATIONAL_ID
+    assert latest_history(people.jane).history_type == "+"  # no empty update recorded
+
+    assert change_post(staff_client, people.jane, national_id="QQ999999D").status_code == 302
+    people.jane.refresh_from_db()
+    assert people.jane.national_id == "QQ999999D"
+
+
+def test_only_the_sections_of_the_customers_type(staff_client, people):
+    business = staff_client.get(change_url(people.acme)).content.decode()
+    assert 'name="legal_name"' in business
+    assert 'name="first_name"' not in business and 'name="national_id"' not in business
+    person = staff_client.get(change_url(people.jane)).content.decode()
+    assert 'name="first_name"' in person and 'name="legal_name"' not in person
+    assert "field-beneficial_owners_panel" not in person
+
+
+def test_add_page_sections_follow_the_chosen_type_by_script(staff_client, in_tenant):
+    html = staff_client.get(ADD).content.decode()
+    assert re.search(r'<fieldset class="[^"]*customer-type-individual', html)
+    assert re.search(r'<fieldset class="[^"]*customer-type-business', html)
+    assert "customers/customer_type.js" in html
+    assert "<script>" not in html.replace(" ", "")  # no inline script: static files only
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+def test_search_is_the_apis_ranked_search(staff_client, in_tenant, monkeypatch):
+    """An exact email outranks an email that merely contains the term, though older."""
+    exact = CustomerFactory(tenant=in_tenant, first_name="Ann", last_name="Lee", email="ross@x.io")
+    partial = CustomerFactory(tenant=in_tenant, email="boss.ross@x.io")  # newer
+    calls = []
+    real = selectors.search_customers
+    monkeypatch.setattr(selectors, "search_customers", lambda **kw: calls.append(kw) or real(**kw))
+    rows = listed(staff_client.get(CHANGELIST, {"q": "ross@x.io"}))
+    assert calls == [{"q": "ross@x.io"}]
+    assert list(rows) == [exact.pk, partial.pk]  # not newest first
+
+
+def test_search_among_deleted_customers(staff_client, people):
+    rows = listed(staff_client.get(CHANGELIST, {"q": "whitfield", "deleted": "deleted"}))
+    assert set(rows) == {people.gone.pk}
+
+
+@postgres_only
+def test_search_finds_a_misspelt_name_on_postgresql(staff_client, in_tenant):
+    jansen = CustomerFactory(tenant=in_tenant, first_name="Pieter", last_name="Jansen")
+    CustomerFactory(tenant=in_tenant, first_name="Maria", last_name="Lopez")
+    assert list(listed(staff_client.get(CHANGELIST, {"q": "Jansn"}))) == [jansen.pk]
