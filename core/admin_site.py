@@ -8,9 +8,13 @@ from django.urls import path
 # which import models, are imported where they are used.
 
 # The index lists staff work first, platform plumbing last; apps not named here follow, A to Z.
-APP_ORDER = ["customers", "accounts", "lending", "audit", "core", "auth"]
-# Django's own apps, named for what staff do there (our apps set verbose_name themselves).
-APP_NAMES = {"auth": "Staff users and groups"}
+APP_ORDER = ["customers", "accounts", "lending", "audit", "axes", "otp_totp", "core", "auth"]
+# Django's and libraries' apps, named for what staff do there (our apps set verbose_name themselves).
+APP_NAMES = {
+    "auth": "Staff users and groups",
+    "axes": "Staff logins and lockouts",
+    "otp_totp": "Second-factor devices",
+}
 
 
 class LedgerlineAdminSite(admin.AdminSite):

@@ -189,7 +189,7 @@ class CustomerAdminForm(CustomerForm):
             self.fields["national_id"].help_text = "Write-only: shown masked once saved."
 
     def clean_national_id(self):
-        value = super().clean_national_id()
+        value = self.cleaned_data.get("national_id", "")
         return value or self.instance.national_id
 
 
