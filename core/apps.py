@@ -6,4 +6,5 @@ class CoreConfig(AppConfig):
     verbose_name = "Core: tenants and partner access"
 
     def ready(self):
-        from core import history  # noqa: F401  (connects the history-context receiver)
+        # Registers the system checks; connects the history-context receiver.
+        from core import checks, history  # noqa: F401

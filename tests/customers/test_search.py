@@ -85,8 +85,9 @@ def test_references_are_unique_under_concurrent_creation(tenant):
     def draw():
         try:
             barrier.wait()
-            for _ in range(5):
-                drawn.append(next_reference(tenant=tenant, prefix="CUS-"))
+            with tenant_context(tenant):
+                for _ in range(5):
+                    drawn.append(next_reference(tenant=tenant, prefix="CUS-"))
         finally:
             close_old_connections()
 
