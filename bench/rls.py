@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://ledgerline_app@127.0.0.1:5432/ledgerline \\
     MIGRATE_DATABASE_URL=postgres://postgres@127.0.0.1:5432/ledgerline \\
-        .venv/bin/python bench/rls.py [--customers 30000] [--other 3000] [--seconds 6]
+        .venv/bin/python bench/rls.py [--customers 30000] [--other 3000] [--seconds 12]
 
 Needs PostgreSQL, migrated (`manage.py migrate`), DATABASE_URL the app's ordinary role and
 MIGRATE_DATABASE_URL a superuser. Seeds `--customers` customers into the tenant `bench` (as
@@ -23,6 +23,7 @@ import os
 import random
 import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -54,7 +55,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=30_000)
     parser.add_argument("--other", type=int, default=3_000)
-    parser.add_argument("--seconds", type=float, default=6.0, help="per endpoint and mode")
+    parser.add_argument("--seconds", type=float, default=12.0, help="per endpoint and mode")
+    parser.add_argument("--rounds", type=int, default=6, help="alternations of the two modes")
     args = parser.parse_args()
     if connection.vendor != "postgresql" or not settings.MIGRATE_DATABASE:
         sys.exit("Set DATABASE_URL (the app role) and MIGRATE_DATABASE_URL (a superuser).")
@@ -81,13 +83,25 @@ def main():
         owner = current_role(connection).name
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE customers_customer")
-        without = measure(paths, raw_key, args.seconds, send_setting=False)
-    with_rls = measure(paths, raw_key, args.seconds, send_setting=True)
+    # The two modes alternate in short rounds, so that load from elsewhere on the machine
+    # weighs on both alike (each round opens a fresh pool for either role).
+    without, with_rls = dict.fromkeys(paths, 0.0), dict.fromkeys(paths, 0.0)
+
+    def run_without():
+        with as_migrating_role():
+            add(without, measure(paths, raw_key, args.seconds / args.rounds, send_setting=False))
+
+    def run_with():
+        add(with_rls, measure(paths, raw_key, args.seconds / args.rounds, send_setting=True))
+
+    for number in range(args.rounds):  # which mode goes first alternates too
+        for run in (run_without, run_with) if number % 2 == 0 else (run_with, run_without):
+            run()
 
     print(f"{'endpoint':<28} {'without RLS':>16} {'with RLS':>16} {'ratio':>7}")
     print(f"{'':<28} {'(' + owner + ')':>16} {'(' + app.name + ')':>16}")
     for name in paths:
-        before, after = without[name], with_rls[name]
+        before, after = without[name] / args.rounds, with_rls[name] / args.rounds
         print(f"{name:<28} {before:>12.1f} r/s {after:>12.1f} r/s {after / before:>7.2f}")
 
     explain(tenant, reference)
@@ -114,8 +128,14 @@ def seed(count, other_count):
     return tenant, other
 
 
+def add(totals, results):
+    for name, (done, elapsed) in results.items():
+        totals[name] += done / elapsed  # summed rates, averaged over the rounds when printed
+    return totals
+
+
 def measure(paths, raw_key, seconds, *, send_setting):
-    """Requests per second of each path over `seconds`, after a warm-up."""
+    """(requests, seconds) of each path over about `seconds`, after a warm-up."""
     client = Client(headers={"Authorization": f"Bearer {raw_key}"})
     original = tenant_setting.TenantSettingMixin._values_to_send
     if not send_setting:  # the baseline: no setting at all, as before row-level security
@@ -124,13 +144,13 @@ def measure(paths, raw_key, seconds, *, send_setting):
         results = {}
         with override_settings(API_RATE_LIMIT=10**9):
             for name, path in paths.items():
-                for _ in range(3):
+                for _ in range(2):
                     check(client.get(path))
                 done, started = 0, time.perf_counter()
                 while (elapsed := time.perf_counter() - started) < seconds:
                     check(client.get(path))
                     done += 1
-                results[name] = done / elapsed
+                results[name] = (done, elapsed)
         return results
     finally:
         tenant_setting.TenantSettingMixin._values_to_send = original
@@ -144,14 +164,15 @@ def check(response):
 
 def explain(tenant, reference):
     queries = {
-        "detail": Customer.objects.filter(reference=reference),
-        "list": search_customers().order_by(*LIST_ORDERING)[:51],
-        "search": search_customers(q=SEARCH).order_by(*SEARCH_ORDERING)[:51],
+        "detail": lambda: Customer.objects.filter(reference=reference),
+        "list": lambda: search_customers().order_by(*LIST_ORDERING)[:51],
+        "search": lambda: search_customers(q=SEARCH).order_by(*SEARCH_ORDERING)[:51],
     }
-    with tenant_context(tenant):
-        for name, queryset in queries.items():
-            print(f"\n--- EXPLAIN ANALYZE, {name}, as the app role ---")
-            plan = queryset.explain(analyze=True, costs=False, timing=False, summary=False)
+    for name, queryset in queries.items():
+        for role, switch in (("the app role", nullcontext), ("the superuser", as_migrating_role)):
+            with switch(), tenant_context(tenant):
+                plan = queryset().explain(analyze=True, costs=False, timing=False)
+            print(f"\n--- EXPLAIN ANALYZE, {name}, as {role} ---")
             for line in plan.splitlines():
                 print(line if len(line) <= 160 else line[:157] + "...")
 

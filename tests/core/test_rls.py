@@ -222,3 +222,29 @@ def test_policy_leaves_the_tenant_indexes_in_use(app_role, two_banks):
         )
     assert re.search(r"Index Cond: \(+tenant_id = ", plan), plan
     assert "current_setting" in plan, plan  # the policy is there, as a filter
+
+
+# --- warnings when the connected role bypasses row-level security ------------------------------
+
+
+def test_system_check_and_health_warn_when_the_role_bypasses_rls(
+    app_role, staff_client, monkeypatch
+):
+    from core import checks, health
+    from core.db.rls import RoleInfo
+
+    assert checks.check_role_is_subject_to_rls(None, databases=["default"]) == []
+    details = staff_client.get("/health/").json()["details"]
+    assert details["database"]["role"]["name"] == app_role.name and "warnings" not in details
+
+    superuser = RoleInfo(name="postgres", superuser=True, bypassrls=False)
+    for module in (checks, health):
+        monkeypatch.setattr(module, "current_role", lambda connection: superuser)
+    (warning,) = checks.check_role_is_subject_to_rls(None, databases=["default"])
+    assert warning.id == "ledgerline.W001" and "superuser" in warning.msg
+    details = staff_client.get("/health/").json()["details"]
+    assert any("row-level security" in w for w in details["warnings"])
+    bypass = RoleInfo(name="etl", superuser=False, bypassrls=True)
+    monkeypatch.setattr(checks, "current_role", lambda connection: bypass)
+    (warning,) = checks.check_role_is_subject_to_rls(None, databases=["default"])
+    assert "BYPASSRLS" in warning.msg
