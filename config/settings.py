@@ -116,7 +116,16 @@ DATABASES = {
 }
 DB_POOL_MIN = env.int("DB_POOL_MIN", default=2)
 DB_POOL_MAX = env.int("DB_POOL_MAX", default=10)
+# The role `manage.py migrate` connects as (the owner of the tables), when DATABASE_URL is the
+# app's ordinary role; same database, other credentials (core/management/commands/migrate.py).
+_migrate_url = env.str("MIGRATE_DATABASE_URL", default="")
+MIGRATE_DATABASE = env.db_url_config(_migrate_url) if _migrate_url else None
+# The ordinary role the test suite acts as on PostgreSQL: tests/conftest.py creates the test
+# database as DATABASE_URL's role, then switches to this one (SET ROLE). See docs/development.md.
+TEST_APP_ROLE = env.str("TEST_APP_ROLE", default="ledgerline_app")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend plus the tenant sent with every transaction (row-level security).
+    DATABASES["default"]["ENGINE"] = "core.db.backend"
     DATABASES["default"].setdefault("OPTIONS", {})
     if DB_POOL_MAX > 0:
         # Django's built-in psycopg pool; persistent connections must be off with it.
@@ -132,6 +141,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("TEST", {}).update(
         {"NAME": env.str("TEST_DATABASE_NAME", default="test_ledgerline")}
     )
+    if MIGRATE_DATABASE and MIGRATE_DATABASE["NAME"] != DATABASES["default"]["NAME"]:
+        sys.exit(
+            "Ledgerline cannot start: MIGRATE_DATABASE_URL must name the same database as "
+            "DATABASE_URL (it only changes the role migrations connect as)."
+        )
 else:
     VAR_DIR.mkdir(exist_ok=True)
     # Wait for a writer instead of failing at once when two requests write together.

@@ -9,7 +9,7 @@ from django.urls import path
 
 # The index lists staff work first, platform plumbing last; apps not named here follow, A to Z.
 APP_ORDER = ["customers", "accounts", "lending", "audit", "axes", "otp_totp", "core", "auth"]
-# Django's and libraries' apps, named for what staff do there (our apps set verbose_name themselves).
+# Django's and libraries' apps, named for what staff do there (ours set verbose_name).
 APP_NAMES = {
     "auth": "Staff users and groups",
     "axes": "Staff logins and lockouts",

@@ -6,5 +6,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Partner access and platform"
 
     def ready(self):
-        from core import history  # noqa: F401  (connects the history-context receiver)
-        from core.security import checks, sessions, two_factor  # noqa: F401  (checks, receivers)
+        # Registers the system checks; connects the history-context and security receivers.
+        from core import checks, history  # noqa: F401
+        from core.security import checks as security_checks  # noqa: F401
+        from core.security import sessions, two_factor  # noqa: F401

@@ -13,6 +13,29 @@ class NoTenantError(RuntimeError):
     """Tenant data was queried with no tenant set and outside `system_scope()`."""
 
 
+class TenantMismatchError(RuntimeError):
+    """A row of one tenant was written while acting for another (outside `system_scope()`)."""
+
+
+def check_writable_tenant(model, tenant_id):
+    """Refuse writing a `model` row of tenant `tenant_id` in the current scope: another
+    tenant's row (TenantMismatchError) or any row outside every scope (NoTenantError).
+    Anything goes in system scope."""
+    scope = _scope.get()
+    if scope is None:
+        raise NoTenantError(
+            f"Cannot write {model._meta.label} with no tenant set. Wrap the code in "
+            "tenant_context(tenant) or, for work that truly spans tenants, in system_scope()."
+        )
+    if scope.system or tenant_id is None:
+        return
+    if tenant_id != scope.tenant.pk:
+        raise TenantMismatchError(
+            f"Cannot write a {model._meta.label} row of tenant {tenant_id} while acting for "
+            f"tenant {scope.tenant.pk} ({scope.tenant}). Only system_scope() writes across tenants."
+        )
+
+
 @dataclass(frozen=True)
 class TenantScope:
     tenant: object | None  # a core.Tenant, or None in system scope

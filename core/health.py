@@ -21,6 +21,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from core.db.rls import current_role
+
 APP_VERSION = "0.1.0"
 # Migrations cannot become unapplied under a running process, so a pass is remembered briefly.
 _MIGRATIONS_OK_FOR = 30.0
@@ -157,6 +159,10 @@ def _details():
         details["database"]["pool"] = pool.get_stats()
     if connection.vendor == "postgresql":
         details["database"]["server_version"] = connection.pg_version
+        role = current_role(connection)
+        details["database"]["role"] = role._asdict()
+        if role.bypasses_rls:
+            details.setdefault("warnings", []).append(role.warning())
     return details
 
 

@@ -11,7 +11,7 @@ finally evaluates them, and must still raise when evaluated outside any tenant.
 from django.db import models
 from django.db.models import sql
 
-from core.context import get_current_tenant
+from core.context import check_writable_tenant, get_current_tenant
 
 
 class TenantScopedQuery(sql.Query):
@@ -42,7 +42,11 @@ class TenantScopedQuery(sql.Query):
 
 
 class TenantQuerySet(models.QuerySet):
-    """Writes in bulk switch the Query class (UpdateQuery, DeleteQuery): scope them first."""
+    """Writes in bulk switch the Query class (UpdateQuery, DeleteQuery): scope them first.
+
+    Rows written in bulk are checked like `save()` checks one: never another tenant's row
+    outside system scope (TenantMismatchError), never any row outside every scope.
+    """
 
     def _scoped_now(self):
         clone = self._chain()
@@ -50,7 +54,27 @@ class TenantQuerySet(models.QuerySet):
             clone.query = clone.query.scoped()
         return clone
 
+    def bulk_create(self, objs, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            obj.assign_tenant()
+        return super().bulk_create(objs, *args, **kwargs)
+
+    bulk_create.alters_data = True
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        objs = list(objs)
+        for obj in objs:
+            check_writable_tenant(self.model, obj.tenant_id)
+        return super().bulk_update(objs, fields, *args, **kwargs)
+
+    bulk_update.alters_data = True
+
     def update(self, **kwargs):
+        for name in ("tenant", "tenant_id"):
+            if name in kwargs:
+                value = kwargs[name]
+                check_writable_tenant(self.model, getattr(value, "pk", value))
         return super(TenantQuerySet, self._scoped_now()).update(**kwargs)
 
     update.alters_data = True

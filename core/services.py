@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.context import acting_as, actor_label
+from core.context import acting_as, actor_label, system_scope
 from core.models import PartnerKey
 from core.models.partner_keys import generate_raw_key, hash_secret, parse_public_prefix
 from core.rules import ensure_tenant_active
@@ -73,7 +73,8 @@ def authenticate_partner_key(raw_key):
     prefix = parse_public_prefix(raw_key)
     if prefix is None:
         raise KeyRejected("The API key is malformed.")
-    key = PartnerKey._base_manager.select_related("tenant").filter(prefix=prefix).first()
+    with system_scope():  # the key decides the tenant: the lookup spans tenants by nature
+        key = PartnerKey._base_manager.select_related("tenant").filter(prefix=prefix).first()
     if key is None or not key.matches(raw_key):
         raise KeyRejected("The API key is not valid.")
     if not key.is_active:
@@ -84,6 +85,7 @@ def authenticate_partner_key(raw_key):
     if not key.tenant.is_active:
         raise KeyRejected("The tenant of this API key is not active.", status=403)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
-        PartnerKey._base_manager.filter(pk=key.pk).update(last_used_at=now)
+        with system_scope():
+            PartnerKey._base_manager.filter(pk=key.pk).update(last_used_at=now)
         key.last_used_at = now
     return key

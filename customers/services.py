@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.context import acting_as, actor_label, get_current_tenant
-from core.db import violated_constraint
+from core.db.constraints import violated_constraint
 from core.errors import Conflict
 from core.references import next_reference
 from customers import rules

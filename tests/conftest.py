@@ -1,15 +1,68 @@
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 
 from core.context import system_scope, tenant_context
+from core.db.rls import current_role
 from core.services import issue_partner_key
 from tests.factories import StaffMembershipFactory, TenantFactory
 
 postgres_only = pytest.mark.skipif(
     connection.vendor != "postgresql", reason="needs PostgreSQL (set DATABASE_URL)"
 )
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """On PostgreSQL the suite acts as the app's ordinary role, so that row-level security
+    applies to it as in production: the test database is created and migrated as
+    DATABASE_URL's role (superuser or owner), then every connection does SET ROLE to
+    TEST_APP_ROLE (created here when missing, with the privileges the app has in production,
+    plus TRUNCATE for the flush between transactional tests)."""
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with django_db_blocker.unblock():
+        _grant_app_role(settings.TEST_APP_ROLE)
+        _assume_role(settings.TEST_APP_ROLE)
+    yield
+    with django_db_blocker.unblock():
+        _assume_role(None)  # the creating role drops the test database
+
+
+def _grant_app_role(role):
+    quoted = connection.ops.quote_name(role)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [role])
+        if cursor.fetchone() is None:
+            cursor.execute(f"CREATE ROLE {quoted} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+        cursor.execute(
+            "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public "
+            f"TO {quoted}"
+        )
+        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {quoted}")
+
+
+def _assume_role(role):
+    options = connection.settings_dict["OPTIONS"]
+    if role:
+        options["assume_role"] = role
+    else:
+        options.pop("assume_role", None)
+    connection.close()
+    if connection.pool is not None:
+        connection.close_pool()  # pooled connections were configured without SET ROLE
+
+
+@pytest.fixture
+def app_role(db):
+    """The role the suite acts as; fails (never skips) when PostgreSQL would not apply row-level
+    security to it, since every RLS test would then pass for the wrong reason."""
+    role = current_role(connection)
+    assert not role.bypasses_rls, role.warning()
+    return role
 
 
 @pytest.fixture(autouse=True)

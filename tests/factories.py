@@ -3,7 +3,22 @@
 import factory
 from django.contrib.auth import get_user_model
 
+from core.context import system_scope
 from core.models import StaffMembership, Tenant
+
+
+class TenantRowFactory(factory.django.DjangoModelFactory):
+    """Base of factories of tenant-scoped models. Arranging a test is not acting for a tenant:
+    rows are built and saved in system scope (the write checks and row-level security refuse
+    another tenant's row, or any row outside every scope), whatever scope the test is in."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _generate(cls, strategy, params):
+        with system_scope():
+            return super()._generate(strategy, params)
 
 
 class TenantFactory(factory.django.DjangoModelFactory):

@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from core.context import get_current_tenant
+from core.context import check_writable_tenant, get_current_tenant
 from core.scoping import TenantManager
 
 
@@ -22,6 +22,13 @@ class TenantScopedModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
+        self.assign_tenant()
+        super().save(*args, **kwargs)
+
+    def assign_tenant(self):
+        """Take the current tenant when none is set; refuse another tenant's row (also what
+        bulk_create() does to each row)."""
+        check_writable_tenant(type(self), self.tenant_id)
         if self.tenant_id is None:
             tenant = get_current_tenant()
             if tenant is None:
@@ -29,7 +36,6 @@ class TenantScopedModel(models.Model):
                     {"tenant": "A tenant is required when saving in system scope."}
                 )
             self.tenant = tenant
-        super().save(*args, **kwargs)
 
     def clean(self):
         super().clean()
@@ -51,7 +57,8 @@ class TenantScopedModel(models.Model):
                 .values_list("tenant_id", flat=True)
                 .first()
             )
-            if related_tenant is not None and related_tenant != self.tenant_id:
+            # None: no such row, or (row-level security) one this tenant cannot see.
+            if related_tenant != self.tenant_id:
                 errors[field.name] = "Not found."
         if errors:
             raise ValidationError(errors)

@@ -5,10 +5,10 @@ import factory
 
 from core.references import next_reference
 from customers.models import Customer, CustomerRelationship
-from tests.factories import TenantFactory
+from tests.factories import TenantFactory, TenantRowFactory
 
 
-class CustomerFactory(factory.django.DjangoModelFactory):
+class CustomerFactory(TenantRowFactory):
     """An adult individual; `BusinessFactory` for companies. Pass `tenant=`."""
 
     class Meta:
@@ -35,7 +35,7 @@ class BusinessFactory(CustomerFactory):
     legal_name = factory.Faker("company")
 
 
-class ShareholdingFactory(factory.django.DjangoModelFactory):
+class ShareholdingFactory(TenantRowFactory):
     """`related_customer` owns `ownership_percentage` % of `customer`."""
 
     class Meta:

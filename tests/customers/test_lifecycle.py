@@ -309,7 +309,7 @@ def test_the_database_refuses_what_the_rules_refuse_and_names_the_constraint(
     violated constraint is read by name, on SQLite and PostgreSQL alike."""
     from django.db import IntegrityError, transaction
 
-    from core.db import violated_constraint
+    from core.db.constraints import violated_constraint
 
     CustomerFactory(tenant=in_tenant, email="taken@example.com")
     with pytest.raises(IntegrityError) as raised, transaction.atomic():

@@ -80,7 +80,8 @@ def test_search_uses_trigram_index_on_postgresql(db):
 @pytest.mark.django_db(transaction=True)
 def test_references_are_unique_under_concurrent_creation(tenant):
     def draw():
-        return [next_reference(tenant=tenant, prefix="CUS-") for _ in range(5)]
+        with tenant_context(tenant):
+            return [next_reference(tenant=tenant, prefix="CUS-") for _ in range(5)]
 
     drawn = [ref for batch in run_concurrently(*[draw] * 6) for ref in batch]
     assert len(drawn) == len(set(drawn)) == 30

@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from core.context import system_scope
 from customers.models import CustomerRelationship
 from customers.ownership import (
     MAX_DEPTH,
@@ -264,21 +265,17 @@ def test_other_tenants_edges_never_count(group, other_tenant):
     ShareholdingFactory(
         customer=their_target, related_customer=intruder, ownership_percentage=Decimal("90")
     )
-    for owned in (group["target"], group["mid"]):
-        CustomerRelationship.objects.create(
-            tenant=other_tenant,
-            customer=owned,
-            related_customer=intruder,
-            type=CustomerRelationship.Type.SHAREHOLDER,
-            ownership_percentage=Decimal("90"),
-        )
-    CustomerRelationship.objects.create(
-        tenant=other_tenant,
-        customer=group["hold_a"],
-        related_customer=group["target"],
-        type=CustomerRelationship.Type.SHAREHOLDER,
-        ownership_percentage=Decimal("90"),
-    )
+    edges = [(owned, intruder) for owned in (group["target"], group["mid"])]
+    edges.append((group["hold_a"], group["target"]))
+    with system_scope():  # only system scope may write rows across tenants
+        for owned, owner in edges:
+            CustomerRelationship.objects.create(
+                tenant=other_tenant,
+                customer=owned,
+                related_customer=owner,
+                type=CustomerRelationship.Type.SHAREHOLDER,
+                ownership_percentage=Decimal("90"),
+            )
 
     owners = beneficial_owners(company=group["target"], threshold=0)
 

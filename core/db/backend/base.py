@@ -1,0 +1,46 @@
+"""Django's PostgreSQL backend, with cursors that send the current tenant (core.db.tenant_setting).
+
+Set as ENGINE by config/settings.py whenever DATABASE_URL is PostgreSQL. The setting travels in
+the psycopg cursor itself, below Django's execute wrappers, so no code path that reaches the
+database (ORM, raw SQL, `.iterator()`'s named cursors, migrations) can skip it.
+"""
+
+from django.db.backends.postgresql import base
+from psycopg import sql
+
+from core.db.tenant_setting import TenantSettingMixin
+
+
+class TenantCursor(TenantSettingMixin, base.Cursor):
+    pass
+
+
+class TenantServerBindingCursor(TenantSettingMixin, base.ServerBindingCursor):
+    pass
+
+
+class TenantServerSideCursor(TenantSettingMixin, base.ServerSideCursor):
+    pass
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    def get_connection_params(self):
+        params = super().get_connection_params()
+        server_binding = params["cursor_factory"] is base.ServerBindingCursor
+        params["cursor_factory"] = TenantServerBindingCursor if server_binding else TenantCursor
+        return params
+
+    def _configure_role(self, connection):
+        # Django composes SET ROLE through a Django cursor, which inside the pool's configure
+        # callback waits for the very connection being configured; compose it with psycopg.
+        if role := self.settings_dict["OPTIONS"].get("assume_role"):
+            connection.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
+            return True
+        return False
+
+    def create_cursor(self, name=None):
+        cursor = super().create_cursor(name)
+        if isinstance(cursor, base.ServerSideCursor):
+            # Django builds named cursors from its own class; ours differs only in execute().
+            cursor.__class__ = TenantServerSideCursor
+        return cursor
