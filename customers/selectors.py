@@ -1,5 +1,7 @@
 """Reads of customers: search, lookups by reference, relationships and history."""
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Cast, Length
@@ -44,26 +46,31 @@ def ranked_search(queryset, q):
 
     A customer matches when `q` is its reference, email, phone or national id exactly, appears
     in its name, email or reference, or (PostgreSQL only) is similar to a word of its name
-    (trigram word similarity, so "Jansn" finds Jansen and "Kowalksi" Kowalski). `rank`: 1 for
-    an exact identifier; 0.5 to 1 when the name contains `q` (more when `q` is more of the
-    name); 0.5 when the email or reference contains it; at most 0.5 for a similar name.
+    (trigram word similarity, so "Jansn" finds Jansen and "Kowalksi" Kowalski). A complete
+    email address matches that email only. `rank`: 1 for an exact identifier; 0.5 to 1 when the
+    name contains `q` (more when `q` is more of the name); 0.5 when the email or reference
+    contains it; at most 0.5 for a similar name.
     """
     q = q.strip()
     if not q:
         return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
     needle = q.lower()
-    # Every alternative is served by the trigram GIN index (migration 0002), so PostgreSQL ORs
-    # bitmap index scans and checks each candidate row once. Exact matches of the reference or
-    # email are containments too; phone and national id, which are matched only in full and
-    # always hold digits, are looked up only when `q` has a digit (no name does).
+    if _is_email(needle):  # that customer, not every name or address resembling it
+        return queryset.filter(email=needle).annotate(rank=Value(1.0, output_field=FloatField()))
+    # Each alternative is served by an index (names, emails and references by the trigram GIN
+    # index of migration 0002), so PostgreSQL ORs bitmap index scans instead of reading every
+    # row, and checks each candidate row once. Alternatives that cannot match are left out: an
+    # email or reference has no space, and a phone or national id always has a digit.
     in_name = Q(search_name__contains=needle)
-    in_identifier = Q(email__contains=needle) | Q(reference__contains=q.upper())
-    exact = Q(reference=q.upper()) | Q(email=needle)
-    matches = in_name | in_identifier
+    matches, in_identifier, exact = in_name, None, []
+    if not any(char.isspace() for char in q):
+        in_identifier = Q(email__contains=needle) | Q(reference__contains=q.upper())
+        matches |= in_identifier  # exact reference and email included
+        exact.append(Q(reference=q.upper()) | Q(email=needle))
     if any(char.isdigit() for char in q):
-        by_number = Q(phone=normalise_phone(q)) | Q(national_id=q)
-        exact |= by_number
+        by_number = Q(phone=normalise_phone(q)) | Q(national_id=q)  # in full only
         matches |= by_number
+        exact.append(by_number)
     similar = Value(0.0)
     if connection.vendor == "postgresql":
         from django.contrib.postgres.search import TrigramStrictWordSimilarity
@@ -74,13 +81,21 @@ def ranked_search(queryset, q):
         similar = Value(0.5) * TrigramStrictWordSimilarity(Value(needle), "search_name")
     name_share = Value(len(needle) / 2) / Cast(Length("search_name"), FloatField())
     rank = Case(
-        When(exact, then=Value(1.0)),
+        *(When(condition, then=Value(1.0)) for condition in exact),
         When(in_name, then=Value(0.5) + name_share),
-        When(in_identifier, then=Value(0.5)),
+        *([When(in_identifier, then=Value(0.5))] if in_identifier else []),
         default=similar,
         output_field=FloatField(),
     )
     return queryset.filter(matches).annotate(rank=rank)
+
+
+def _is_email(text):
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def relationships_of(customer):

@@ -91,6 +91,19 @@ def test_phone_and_national_id_only_in_full(people):
     assert list(search_customers(q="qq123456a")) == []  # a national id is matched as stored
 
 
+def test_a_complete_email_finds_that_address_only(people, in_tenant):
+    jonathan, _, _ = people
+    longer = CustomerFactory(tenant=in_tenant, email="ajw@example.com")
+    assert list(search_customers(q="JW@example.com")) == [jonathan]
+    assert set(search_customers(q="jw@example")) == {jonathan, longer}  # part of an address
+
+
+def test_several_words_find_the_name_holding_them(people):
+    _, maria, acme = people
+    assert search_customers(q="Whitfield Holdings").order_by(*SEARCH_ORDERING).first() == acme
+    assert list(search_customers(q=" maria  ")) == [maria]
+
+
 def test_ranked_search_applies_to_a_given_queryset(people):
     """The admin hands in its filtered changelist queryset."""
     _, _, acme = people
