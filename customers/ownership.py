@@ -4,12 +4,23 @@ A person's effective ownership of a company is the sum, over every distinct shar
 the person down to the company, of the product of the percentages along the path (in a diamond,
 each route counts). Companies are only intermediate nodes; natural persons are the owners.
 
-All reachable shareholder edges are fetched in one query (a recursive CTE giving the reachable
-owner ids, embedded in an ORM query), whatever the depth; the sums and paths are then computed in
-Python.
+Cost grows with the number of shareholder edges, never with the number of paths (a structure of
+n layers, each company held half-and-half by two companies of the layer above, has 2^n paths):
+
+- one query fetches every edge reachable upwards from the company (a recursive CTE whose `UNION`
+  keeps each company once), whatever the depth;
+- the edges form a DAG (the services refuse cycles), so in topological order each company's
+  share of the target is final before it is passed on to its owners: one visit per company and
+  one multiplication per edge. The number of paths reaching each company is counted the same way;
+- paths are listed by a walk down from the owner that only follows edges leading to the target,
+  so it stops after at most MAX_PATHS paths whatever their number.
+
+There is no depth limit: totals are exact at any depth, and `paths_truncated` says when an owner
+has more paths than are listed.
 """
 
 import datetime
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal, Inexact, localcontext
@@ -24,20 +35,17 @@ from core.errors import RuleViolation
 from customers.models import Customer, CustomerRelationship
 from customers.rules import in_force
 
-# Longest path walked, in shareholder edges. Real structures are a handful of levels deep.
-# Owners found only beyond it are not reported.
-MAX_DEPTH = 25
-# Paths listed per owner, and steps spent looking for them: a layered structure of n levels of
-# two companies holding each other has 2^n paths, which no reader needs and no server can list.
+logger = logging.getLogger(__name__)
+
+# Paths listed per owner. The sums always count every path.
 MAX_PATHS = 50
-MAX_PATH_STEPS = 20_000
 
-# Each percentage has at most 7 significant digits (max_digits=7), so a product along a path of
-# MAX_DEPTH edges needs at most 7 * MAX_DEPTH digits; with margin for the sums, and `Inexact`
-# trapped, any rounding would raise instead of silently changing a figure.
-_PRECISION = 7 * MAX_DEPTH + 50
-
-_HUNDRED = Decimal(100)
+# A percentage has at most 4 decimals and is at most 100, so a fraction (percent / 100) has at
+# most 6 decimals and is at most 1: a product along a path of k edges needs at most 6k + 1
+# digits, and no path has more edges than there are companies. With `Inexact` trapped, any
+# rounding would raise instead of silently changing a figure.
+_DIGITS_PER_EDGE = 6
+_PRECISION_MARGIN = 50
 
 
 @dataclass(frozen=True)
@@ -46,98 +54,115 @@ class BeneficialOwner:
     effective_ownership: Decimal  # percent, exact
     paths: list[list[str]]  # each a list of references from the owner down to the company
     paths_truncated: bool = False  # True when more paths exist than were listed
+    path_count: int = 0  # how many paths there are in all
 
 
 def beneficial_owners(*, company, threshold=None, on=None) -> list[BeneficialOwner]:
     """The individuals owning at least `threshold` percent of `company` (default
     `settings.UBO_THRESHOLD_PERCENT`) through shareholdings active on `on` (default today).
 
-    Largest ownership first, ties by reference. The percentages are summed per company, once
-    each (the work grows with the number of edges, not of paths); the paths, which can grow
-    exponentially in a layered structure, are listed up to a budget.
+    Largest ownership first, ties by reference; at most MAX_PATHS paths listed per owner.
     """
     if company.type != Customer.Type.BUSINESS:
         raise RuleViolation(
             f"{company.reference} is an individual; only a business has beneficial owners."
         )
     threshold = _to_decimal(settings.UBO_THRESHOLD_PERCENT if threshold is None else threshold)
-    edges_by_company = defaultdict(list)
-    for edge in ownership_edges(company=company, on=on):
-        edges_by_company[edge.customer_id].append(edge)
-
+    graph = _OwnershipGraph(company, ownership_edges(company=company, on=on))
     with localcontext() as ctx:
-        ctx.prec = _PRECISION
+        ctx.prec = _DIGITS_PER_EDGE * len(graph.companies_in_order) + _PRECISION_MARGIN
         ctx.traps[Inexact] = True
-        shares, people = _shares_by_person(company, edges_by_company)
+        shares, path_counts = graph.shares_and_path_counts()
         owners = []
-        for pk, share in shares.items():
-            percent = _exact(share * _HUNDRED)
+        for person in graph.people.values():
+            percent = _exact(shares[person.pk].scaleb(2))
             if percent >= threshold:
-                paths, truncated = _paths(company, pk, edges_by_company)
-                owners.append(BeneficialOwner(people[pk], percent, paths, truncated))
+                paths = graph.paths(person.pk, limit=MAX_PATHS)
+                count = path_counts[person.pk]
+                owners.append(BeneficialOwner(person, percent, paths, count > len(paths), count))
     owners.sort(key=lambda o: (-o.effective_ownership, o.customer.reference))
     return owners
 
 
-def _shares_by_person(company, edges_by_company):
-    """{person id: fraction of `company` held through every path}, and the people by id.
+class _OwnershipGraph:
+    """The shareholder edges above one company, as a DAG walked in topological order."""
 
-    Memoised per company; an edge back into a company on the current walk (a cycle in the
-    data, which the services refuse) is not followed, so the walk always ends.
-    """
-    memo, people = {}, {}
+    def __init__(self, company, edges):
+        self.company = company
+        self.people = {}  # id -> individual owner reached
+        self.references = {company.pk: company.reference}
+        owners_of = defaultdict(list)  # owned company id -> its shareholder edges
+        for edge in edges:
+            owners_of[edge.customer_id].append(edge)
+            self.references[edge.related_customer_id] = edge.related_customer.reference
+        self.companies_in_order, self.edges = self._topological(owners_of)
+        self.holdings = defaultdict(list)  # owner id -> ids of the companies it holds, in order
+        for edge in self.edges:
+            self.holdings[edge.related_customer_id].append(edge.customer_id)
+        for held in self.holdings.values():
+            held.sort(key=self.references.__getitem__)
 
-    def held(node_id, on_walk):
-        """(shares, complete): complete unless the depth cap or a cycle cut the walk, in which
-        case the result depends on the route taken and is not remembered."""
-        if node_id in memo:
-            return memo[node_id], True
-        result, complete = defaultdict(Decimal), len(on_walk) <= MAX_DEPTH
-        if complete:
-            for edge in edges_by_company.get(node_id, ()):
-                owner, fraction = edge.related_customer, edge.ownership_percentage / _HUNDRED
+    def _topological(self, owners_of):
+        """The companies reachable upwards from the company, each before the companies owning
+        it (reverse post-order of a depth-first walk, without recursion so any depth is fine),
+        and the edges walked. An edge back into a company on the current walk closes a cycle:
+        the services refuse those, so one in the data is corrupt; it is left out and logged
+        rather than followed for ever."""
+        on_walk, done, post_order, edges = {self.company.pk}, set(), [], []
+        stack = [(self.company.pk, iter(owners_of.get(self.company.pk, ())))]
+        while stack:
+            node, pending = stack[-1]
+            for edge in pending:
+                owner = edge.related_customer
+                if owner.pk in on_walk:
+                    logger.warning("Ownership cycle: shareholding %s not followed.", edge.pk)
+                    continue
+                edges.append(edge)
                 if owner.type == Customer.Type.INDIVIDUAL:
                     # A person is an end owner: shares held *in* a person are not followed.
-                    people[owner.pk] = owner
-                    result[owner.pk] += fraction
-                elif owner.pk in on_walk:
-                    complete = False
-                else:
-                    shares, owner_complete = held(owner.pk, on_walk | {owner.pk})
-                    complete = complete and owner_complete
-                    for person, share in shares.items():
-                        result[person] += fraction * share
-        if complete:
-            memo[node_id] = result
-        return result, complete
+                    self.people[owner.pk] = owner
+                elif owner.pk not in done:
+                    on_walk.add(owner.pk)
+                    stack.append((owner.pk, iter(owners_of.get(owner.pk, ()))))
+                    break
+            else:
+                stack.pop()
+                on_walk.discard(node)
+                done.add(node)
+                post_order.append(node)
+        return post_order[::-1], edges
 
-    return held(company.pk, frozenset({company.pk}))[0], people
+    def shares_and_path_counts(self):
+        """{id: fraction of the company held through every path} and {id: number of paths},
+        for every company and person above it: one multiplication per edge."""
+        by_owned = defaultdict(list)
+        for edge in self.edges:
+            by_owned[edge.customer_id].append(edge)
+        shares, counts = defaultdict(Decimal), defaultdict(int)
+        shares[self.company.pk], counts[self.company.pk] = Decimal(1), 1
+        for node in self.companies_in_order:  # each final before it is passed on
+            for edge in by_owned[node]:
+                owner = edge.related_customer_id
+                shares[owner] += shares[node] * edge.ownership_percentage.scaleb(-2)
+                counts[owner] += counts[node]
+        return shares, counts
 
-
-def _paths(company, person_id, edges_by_company):
-    """The paths (references, owner first) by which `person_id` holds `company`, at most
-    MAX_PATHS of them, found within MAX_PATH_STEPS steps; and whether the list is cut short."""
-    found, steps, truncated = [], 0, False
-
-    def walk(node_id, refs, on_path):
-        nonlocal steps, truncated
-        for edge in edges_by_company.get(node_id, ()):
-            steps += 1
-            if len(found) >= MAX_PATHS or steps > MAX_PATH_STEPS:
-                truncated = True
-                return
-            owner = edge.related_customer
-            if owner.pk == person_id:
-                found.append([owner.reference, *refs])
-            elif (
-                owner.type == Customer.Type.BUSINESS
-                and owner.pk not in on_path
-                and len(on_path) <= MAX_DEPTH
-            ):
-                walk(owner.pk, [owner.reference, *refs], on_path | {owner.pk})
-
-    walk(company.pk, [company.reference], frozenset({company.pk}))
-    return sorted(found), truncated
+    def paths(self, person_id, *, limit):
+        """Up to `limit` paths (references, owner first) from `person_id` down to the company,
+        in order. Every edge walked leads down to the company, so each path found costs at
+        most its length in steps, however many paths there are."""
+        found, trail, pending = [], [person_id], [iter(self.holdings[person_id])]
+        while pending and len(found) < limit:
+            node = next(pending[-1], None)
+            if node is None:
+                pending.pop()
+                trail.pop()
+            elif node == self.company.pk:
+                found.append([self.references[pk] for pk in (*trail, node)])
+            else:
+                trail.append(node)
+                pending.append(iter(self.holdings[node]))
+        return found
 
 
 def ownership_edges(*, company, on=None) -> list[CustomerRelationship]:

@@ -1,8 +1,10 @@
 """Reads of customers: search, lookups by reference, relationships and history."""
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection
 from django.db.models import Case, FloatField, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db.models.functions import Cast, Length
 
 from core.errors import NotFound
 from core.history import changed_fields
@@ -26,11 +28,7 @@ def get_customer(reference):
 
 
 def search_customers(*, q="", status=None, kyc_status=None, type=None):
-    """Live customers matching the filters; with `q`, ranked best match first (`rank`).
-
-    PostgreSQL: trigram similarity on the names (GIN-indexed), so a misspelt name still
-    matches; exact reference, email, phone or national id rank highest. SQLite: containment.
-    """
+    """Live customers matching the filters; with `q`, searched and ranked (`ranked_search`)."""
     queryset = Customer.objects.all()
     if status:
         queryset = queryset.filter(status=status)
@@ -39,40 +37,66 @@ def search_customers(*, q="", status=None, kyc_status=None, type=None):
     if type:
         queryset = queryset.filter(type=type)
     q = (q or "").strip()
-    if not q:
-        return queryset
-    needle = q.lower()
-    # Each alternative is served by an index, so PostgreSQL can OR bitmap scans instead of
-    # reading the tenant's every row.
-    exact = (
-        Q(reference=q.upper()) | Q(email=needle) | Q(phone=normalise_phone(q)) | Q(national_id=q)
-    )
-    exact_rank = Case(When(exact, then=Value(1.0)), default=Value(0.0), output_field=FloatField())
-    if connection.vendor == "postgresql":
-        from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
+    return ranked_search(queryset, q) if q else queryset
 
-        # Whole-name similarity catches a misspelt full name, word similarity a misspelt part;
-        # both operators (%, %>) are served by the GIN trigram index.
-        whole = TrigramSimilarity("search_name", Value(needle))
-        word = TrigramWordSimilarity(Value(needle), "search_name")
-        return queryset.annotate(
-            rank=Greatest(exact_rank, whole, word, output_field=FloatField())
-        ).filter(
-            exact
-            | Q(search_name__trigram_similar=needle)
-            | Q(search_name__trigram_word_similar=needle)
-            | Q(email__contains=needle)  # stored lower-case; LIKE uses the trigram index
-            | Q(reference__contains=q.upper())
-        )
-    contains = (
-        Q(search_name__contains=needle)
-        | Q(email__contains=needle)
-        | Q(reference__contains=q.upper())
+
+def ranked_search(queryset, q):
+    """The customers of `queryset` matching the search text `q`, annotated with `rank`; order
+    them by SEARCH_ORDERING for the best match first. The API's list and the admin's changelist
+    both search with it.
+
+    A customer matches when `q` is its reference, email, phone or national id exactly, appears
+    in its name, email or reference, or (PostgreSQL only) is similar to a word of its name
+    (trigram word similarity, so "Jansn" finds Jansen and "Kowalksi" Kowalski). A complete
+    email address matches that email only. `rank`: 1 for an exact identifier; 0.5 to 1 when the
+    name contains `q` (more when `q` is more of the name); 0.5 when the email or reference
+    contains it; at most 0.5 for a similar name.
+    """
+    q = q.strip()
+    if not q:
+        return queryset.annotate(rank=Value(0.0, output_field=FloatField()))
+    needle = q.lower()
+    if _is_email(needle):  # that customer, not every name or address resembling it
+        return queryset.filter(email=needle).annotate(rank=Value(1.0, output_field=FloatField()))
+    # Each alternative is served by an index (names, emails and references by the trigram GIN
+    # index of migration 0002), so PostgreSQL ORs bitmap index scans instead of reading every
+    # row, and checks each candidate row once. Alternatives that cannot match are left out: an
+    # email or reference has no space, and a phone or national id always has a digit.
+    in_name = Q(search_name__contains=needle)
+    matches, in_identifier, exact = in_name, None, []
+    if not any(char.isspace() for char in q):
+        in_identifier = Q(email__contains=needle) | Q(reference__contains=q.upper())
+        matches |= in_identifier  # exact reference and email included
+        exact.append(Q(reference=q.upper()) | Q(email=needle))
+    if any(char.isdigit() for char in q):
+        by_number = Q(phone=normalise_phone(q)) | Q(national_id=q)  # in full only
+        matches |= by_number
+        exact.append(by_number)
+    similar = Value(0.0)
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.search import TrigramStrictWordSimilarity
+
+        # Last, so that a row already matched above is never tested by the costly similarity.
+        matches |= Q(search_name__trigram_word_similar=needle)
+        # Scored by whole words, so that "jansn" puts Jansen before Janssen.
+        similar = Value(0.5) * TrigramStrictWordSimilarity(Value(needle), "search_name")
+    name_share = Value(len(needle) / 2) / Cast(Length("search_name"), FloatField())
+    rank = Case(
+        *(When(condition, then=Value(1.0)) for condition in exact),
+        When(in_name, then=Value(0.5) + name_share),
+        *([When(in_identifier, then=Value(0.5))] if in_identifier else []),
+        default=similar,
+        output_field=FloatField(),
     )
-    partial_rank = Case(
-        When(contains, then=Value(0.5)), default=Value(0.0), output_field=FloatField()
-    )
-    return queryset.annotate(rank=Greatest(exact_rank, partial_rank)).filter(exact | contains)
+    return queryset.filter(matches).annotate(rank=rank)
+
+
+def _is_email(text):
+    try:
+        validate_email(text)
+    except ValidationError:
+        return False
+    return True
 
 
 def relationships_of(customer):
