@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ORDER_VAR
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.urls import path, reverse
@@ -453,7 +453,7 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     # --- search ---
 
     def get_search_results(self, request, queryset, search_term):
-        """The API's ranked search (customers.selectors.search_customers), best match first.
+        """The API's ranked search (customers.selectors.ranked_search), best match first.
         Deleted customers, which it does not search, are matched by containment."""
         term = search_term.strip()
         if not term:
@@ -463,11 +463,9 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         if request.GET.get("deleted") in {"deleted", "all"}:
             results, duplicates = super().get_search_results(request, queryset, term)
             return results | queryset.filter(national_id=term), duplicates
-        matches = selectors.search_customers(q=term)
-        rank = Subquery(matches.filter(pk=OuterRef("pk")).values("rank")[:1])
-        results = queryset.filter(pk__in=matches.values("pk")).annotate(search_rank=rank)
+        results = selectors.ranked_search(queryset, term)
         if ORDER_VAR not in request.GET:  # no column chosen to sort by: best match first
-            results = results.order_by("-search_rank", "-pk")
+            results = results.order_by(*selectors.SEARCH_ORDERING)
         return results, False
 
     # --- saving ---

@@ -26,8 +26,11 @@ def parse_phone(value, *, region=None):
 
 
 def normalise_phone(value):
-    """What a search term would be stored as: its E.164 form when it parses, else the term."""
+    """What a search term would be stored as: its E.164 form when it reads as a number (valid
+    or not: search finds what is stored, it does not judge it), else the term itself."""
+    region = settings.DEFAULT_PHONE_REGION or None
     try:
-        return parse_phone(value) or value
-    except ValidationError:
+        number = phonenumbers.parse((value or "").strip(), region)
+    except phonenumbers.NumberParseException:
         return value
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -54,6 +54,13 @@ _PLAIN = re.compile(
 _ENDS_OR_UNDOES = re.compile(r"\s*(?:COMMIT|END|ROLLBACK|ABORT|BEGIN|START)\b", re.IGNORECASE)
 
 
+def forget_sent(conn):
+    """The connection's transaction ended (or it changed hands): what was sent is gone. Called
+    by the backend on commit, rollback and checkout, which do not pass through a cursor."""
+    if conn is not None:
+        conn.__dict__.pop(_SENT, None)
+
+
 def wanted_values(scope=None):
     """(tenant_id, bypass) for `scope` (default: the current one), as the settings' text."""
     scope = current_scope() if scope is None else scope

@@ -906,15 +906,17 @@ def test_add_page_sections_follow_the_chosen_type_by_script(staff_client, in_ten
 
 
 def test_search_is_the_apis_ranked_search(staff_client, in_tenant, monkeypatch):
-    """An exact email outranks an email that merely contains the term, though older."""
-    exact = CustomerFactory(tenant=in_tenant, first_name="Ann", last_name="Lee", email="ross@x.io")
-    partial = CustomerFactory(tenant=in_tenant, email="boss.ross@x.io")  # newer
+    """An exact reference outranks a newer customer whose name merely contains it."""
+    exact = CustomerFactory(tenant=in_tenant, first_name="Ann", last_name="Lee")
+    named = BusinessFactory(tenant=in_tenant, legal_name=f"{exact.reference} Trading Ltd")
     calls = []
-    real = selectors.search_customers
-    monkeypatch.setattr(selectors, "search_customers", lambda **kw: calls.append(kw) or real(**kw))
-    rows = listed(staff_client.get(CHANGELIST, {"q": "ross@x.io"}))
-    assert calls == [{"q": "ross@x.io"}]
-    assert list(rows) == [exact.pk, partial.pk]  # not newest first
+    real = selectors.ranked_search
+    monkeypatch.setattr(
+        selectors, "ranked_search", lambda qs, q: calls.append(q) or real(qs, q)
+    )
+    rows = listed(staff_client.get(CHANGELIST, {"q": exact.reference}))
+    assert calls == [exact.reference]
+    assert list(rows) == [exact.pk, named.pk]  # not newest first
 
 
 def test_search_among_deleted_customers(staff_client, people):

@@ -87,7 +87,8 @@ def test_exact_reference_ranks_above_a_name_containing_it(people, in_tenant):
 def test_phone_and_national_id_only_in_full(people):
     jonathan, _, _ = people
     assert list(search_customers(q="+44 7700 900123")) == [jonathan]  # as people type it
-    assert list(search_customers(q="7700900123")) == []
+    assert list(search_customers(q="07700 900123")) == [jonathan]  # national format (GB)
+    assert list(search_customers(q="900123")) == []
     assert list(search_customers(q="qq123456a")) == []  # a national id is matched as stored
 
 

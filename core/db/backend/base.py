@@ -8,7 +8,7 @@ database (ORM, raw SQL, `.iterator()`'s named cursors, migrations) can skip it.
 from django.db.backends.postgresql import base
 from psycopg import sql
 
-from core.db.tenant_setting import TenantSettingMixin
+from core.db.tenant_setting import TenantSettingMixin, forget_sent
 
 
 class TenantCursor(TenantSettingMixin, base.Cursor):
@@ -29,6 +29,26 @@ class DatabaseWrapper(base.DatabaseWrapper):
         server_binding = params["cursor_factory"] is base.ServerBindingCursor
         params["cursor_factory"] = TenantServerBindingCursor if server_binding else TenantCursor
         return params
+
+    # Commit, rollback and a pool checkout end or replace the transaction without a statement
+    # through our cursors; what was sent must not be trusted for the next transaction, which a
+    # statement outside our cursors (the pool's check, a library's own cursor) may have opened.
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        forget_sent(connection)
+        return connection
+
+    def _commit(self):
+        forget_sent(self.connection)
+        return super()._commit()
+
+    def _rollback(self):
+        forget_sent(self.connection)
+        return super()._rollback()
+
+    def _set_autocommit(self, autocommit):
+        forget_sent(self.connection)
+        return super()._set_autocommit(autocommit)
 
     def _configure_role(self, connection):
         # Django composes SET ROLE through a Django cursor, which inside the pool's configure
