@@ -13,7 +13,7 @@ from core.errors import ServiceError
 from core.forms import TenantScopedModelForm
 from core.history import changed_fields
 
-HISTORY_COLUMNS = ["action", "actor", "ip_address", "request_id"]
+HISTORY_COLUMNS = ["action", "actor", "channel", "ip_address", "request_id"]
 
 
 class HistoryAdmin(SimpleHistoryAdmin):

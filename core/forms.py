@@ -25,3 +25,13 @@ class TenantScopedModelForm(forms.ModelForm):
         if self.instance.tenant_id is not None:
             exclusions.discard("tenant")
         return exclusions
+
+
+class AsOfQueryForm(forms.Form):
+    """`?as_of=` of the detail endpoints: the object as it was at that moment."""
+
+    as_of = forms.DateTimeField(
+        required=False,
+        help_text="ISO 8601 timestamp (e.g. 2025-03-01T12:00:00Z): the object as it was then; "
+        "404 if it did not exist yet.",
+    )

@@ -2,8 +2,11 @@
 
 from django.forms.models import model_to_dict
 
+from audit import selectors as audit_selectors
+from audit.serializers import AUDIT_EVENT_SCHEMA, event_json
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
+from core.forms import AsOfQueryForm
 from customers import selectors, services
 from customers.forms import (
     BeneficialOwnerQueryForm,
@@ -15,7 +18,6 @@ from customers.forms import (
 from customers.ownership import beneficial_owners
 from customers.serializers import (
     CUSTOMER_SCHEMA,
-    HISTORY_EVENT_SCHEMA,
     OWNERS_SCHEMA,
     RELATIONSHIP_SCHEMA,
     customer_json,
@@ -58,9 +60,16 @@ class CustomerList(ApiView):
 
 class CustomerDetail(ApiView):
     @operation(
-        scope="customers:read", summary="Read a customer", response=CUSTOMER_SCHEMA, tags=TAGS
+        scope="customers:read",
+        summary="Read a customer (as it was at `as_of`, if given)",
+        query_form=AsOfQueryForm,
+        response=CUSTOMER_SCHEMA,
+        tags=TAGS,
     )
     def get(self, request, ref):
+        as_of = self.query(request, AsOfQueryForm)["as_of"]
+        if as_of is not None:
+            return customer_json(selectors.get_customer_as_of(ref, as_of))
         return customer_json(selectors.get_customer(ref))
 
     @operation(
@@ -154,19 +163,12 @@ class BeneficialOwners(ApiView):
 class CustomerHistory(ApiView):
     @operation(
         scope="customers:read",
-        summary="This customer's audit trail, newest first",
-        response=HISTORY_EVENT_SCHEMA,
+        summary="This customer's audit trail (its relationships' changes included), newest first",
+        response=AUDIT_EVENT_SCHEMA,
         paginated=True,
         tags=TAGS,
     )
     def get(self, request, ref):
-        customer = selectors.get_customer(ref)
-        history = selectors.history_rows(customer)
-        rows, cursor = paginate(request, history, ordering=("-history_id",))
-        before_oldest = (
-            history.filter(history_id__lt=rows[-1].history_id).order_by("-history_id").first()
-            if rows
-            else None
-        )
-        events = selectors.history_events(rows, before_oldest)
-        return {"data": events, "next_cursor": cursor}
+        history = selectors.history_of(selectors.get_customer(ref))
+        rows, cursor = paginate(request, history, ordering=audit_selectors.ORDERING)
+        return {"data": [event_json(e) for e in rows], "next_cursor": cursor}

@@ -129,17 +129,3 @@ OWNERS_SCHEMA = {
         }
     },
 }
-
-HISTORY_EVENT_SCHEMA = {
-    "type": "object",
-    "required": ["id", "occurred_at", "action", "actor", "changes"],
-    "properties": {
-        "id": {"type": "integer"},
-        "occurred_at": {"type": "string", "format": "date-time"},
-        "action": {"type": "string"},
-        "actor": {"type": "string"},
-        "request_id": {"type": "string"},
-        "ip_address": {"type": ["string", "null"]},
-        "changes": {"type": "object", "additionalProperties": {"type": "array"}},
-    },
-}
