@@ -52,7 +52,7 @@ def purge_chain(tenant_id, cutoff):
 
 
 def purge_history(cutoff):
-    """Delete history rows older than `cutoff`, keeping each object's newest row: it is the
+    """Delete history rows older than `cutoff`, keeping each object's newest row before it: the
     object's state at the cutoff, the baseline of its next diff and of `as_of` views.
 
     (simple-history's `clean_old_history` deletes those too, so it does not fit.)"""
@@ -61,11 +61,12 @@ def purge_history(cutoff):
         for model in sorted(registered_models.values(), key=lambda m: m._meta.label):
             history = model.history.model._base_manager
             pk_name = model._meta.pk.attname
-            newest = (
-                history.filter(**{pk_name: OuterRef(pk_name)})
+            old = history.filter(history_date__lt=cutoff)
+            newest_old = (
+                old.filter(**{pk_name: OuterRef(pk_name)})
                 .order_by("-history_date", "-history_id")
                 .values("history_id")[:1]
             )
-            old = history.filter(history_date__lt=cutoff).exclude(history_id=Subquery(newest))
-            deleted[model._meta.label_lower] = old._raw_delete(connection.alias)
+            doomed = old.exclude(history_id=Subquery(newest_old))
+            deleted[model._meta.label_lower] = doomed._raw_delete(connection.alias)
     return deleted
