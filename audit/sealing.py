@@ -65,6 +65,26 @@ def _waiting(tenant_id, limit):
     return list(events.values(*[f for f in CONTENT_FIELDS if f != "seq"])[:limit])
 
 
+def _write_seals(events):
+    """Store the links of a batch: on PostgreSQL one UPDATE joined to arrays (a CASE per
+    column, as bulk_update writes, grows with the square of the batch)."""
+    if connection.vendor != "postgresql":
+        AuditEvent._base_manager.bulk_update(events, ["seq", "previous_hash", "hash"], 500)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE audit_auditevent AS e SET seq = v.seq, previous_hash = v.previous_hash,"
+            " hash = v.hash FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[])"
+            " AS v(id, seq, previous_hash, hash) WHERE e.id = v.id",
+            [
+                [e.id for e in events],
+                [e.seq for e in events],
+                [e.previous_hash for e in events],
+                [e.hash for e in events],
+            ],
+        )
+
+
 def seal_chain(tenant_id, *, wait=True, batch_size=BATCH_SIZE):
     """Seal what is waiting in one tenant's chain (None: the platform chain); returns the
     number sealed. With `wait` off it gives way at once to a sealer already at work."""
@@ -88,9 +108,7 @@ def seal_chain(tenant_id, *, wait=True, batch_size=BATCH_SIZE):
                         AuditEvent(id=values["id"], seq=seq, previous_hash=previous, hash=digest)
                     )
                     previous = digest
-                AuditEvent._base_manager.bulk_update(
-                    updates, ["seq", "previous_hash", "hash"], batch_size=1000
-                )
+                _write_seals(updates)
                 AuditChainHead._base_manager.filter(pk=head.pk).update(
                     last_seq=seq, last_hash=previous
                 )

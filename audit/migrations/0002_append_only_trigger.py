@@ -1,7 +1,7 @@
 """PostgreSQL: audit rows cannot be changed or deleted, whatever the application does.
 
-UPDATE is let through only when it seals an event (hash, previous_hash and seq set once, every
-other column unchanged); DELETE only in a transaction of the retention command, which sets
+UPDATE is let through only when it seals an event (hash, previous_hash and seq set once, no
+other column named); DELETE only in a transaction of the retention command, which sets
 `ledgerline.audit_purge` locally (`set_config(..., true)`). SQLite relies on the model's refusal.
 """
 
@@ -10,32 +10,34 @@ from django.db import migrations
 CREATE = """
 CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF current_setting('ledgerline.audit_purge', true) = 'on' THEN
-            RETURN OLD;
-        END IF;
-        RAISE EXCEPTION 'audit rows are append-only: DELETE refused on %', TG_TABLE_NAME
-            USING ERRCODE = 'insufficient_privilege';
+    IF TG_OP = 'DELETE' AND current_setting('ledgerline.audit_purge', true) = 'on' THEN
+        RETURN OLD;
     END IF;
-    IF TG_TABLE_NAME = 'audit_auditevent' THEN
-        IF OLD.hash IS NULL AND NEW.hash IS NOT NULL
-           AND (to_jsonb(NEW) - 'hash' - 'previous_hash' - 'seq')
-               = (to_jsonb(OLD) - 'hash' - 'previous_hash' - 'seq') THEN
-            RETURN NEW;  -- the sealer linking the event into its chain, once
-        END IF;
-    END IF;
-    RAISE EXCEPTION 'audit rows are append-only: UPDATE refused on %', TG_TABLE_NAME
+    RAISE EXCEPTION 'audit rows are append-only: % refused on %', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END;
 $$;
-CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON audit_auditevent
+CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_auditevent
     FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+-- Fires when an UPDATE names any content column, changed or not; the sealer names only the
+-- three chain columns, so it costs the sealer nothing. A column added later joins this list.
+CREATE TRIGGER audit_event_content_fixed BEFORE UPDATE OF id, tenant_id, occurred_at, action,
+    resource_type, resource_id, actor, channel, request_id, ip_address, user_agent, changes,
+    related, xid ON audit_auditevent
+    FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+-- The chain columns are set once, all together, on an event not sealed yet.
+CREATE TRIGGER audit_event_sealed_once BEFORE UPDATE OF seq, previous_hash, hash
+    ON audit_auditevent FOR EACH ROW
+    WHEN (OLD.hash IS NOT NULL OR NEW.hash IS NULL OR NEW.seq IS NULL)
+    EXECUTE FUNCTION audit_refuse_change();
 CREATE TRIGGER audit_link_append_only BEFORE UPDATE OR DELETE ON audit_auditeventlink
     FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
 """
 
 DROP = """
-DROP TRIGGER IF EXISTS audit_event_append_only ON audit_auditevent;
+DROP TRIGGER IF EXISTS audit_event_no_delete ON audit_auditevent;
+DROP TRIGGER IF EXISTS audit_event_content_fixed ON audit_auditevent;
+DROP TRIGGER IF EXISTS audit_event_sealed_once ON audit_auditevent;
 DROP TRIGGER IF EXISTS audit_link_append_only ON audit_auditeventlink;
 DROP FUNCTION IF EXISTS audit_refuse_change();
 """
