@@ -8,6 +8,7 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from simple_history.signals import post_create_historical_record
 
 from audit.services import record_event, resource_id_of, resource_of
+from core.context import system_scope
 from core.history import HistoryContext, declared_changes
 from core.models import Tenant
 from core.signals import audit_event
@@ -71,37 +72,30 @@ def _user_tenant_id(username):
     return row
 
 
+def _record_login_event(action, username, actor):
+    """Logins happen before any tenant is chosen: the event goes to the user's bank's chain
+    (the platform's for a superuser or an unknown name), written in explicit system scope."""
+    username = str(username or "")[:100]
+    with system_scope():
+        record_event(
+            action=action,
+            resource_type="auth.user",
+            resource_id=username,
+            tenant_id=_user_tenant_id(username),
+            actor=actor,
+        )
+
+
 def record_login(sender, request, user, **kwargs):
-    username = user.get_username()
-    record_event(
-        action="login",
-        resource_type="auth.user",
-        resource_id=username,
-        tenant_id=_user_tenant_id(username),
-        actor=f"user:{username}",
-    )
+    _record_login_event("login", user.get_username(), f"user:{user.get_username()}")
 
 
 def record_login_failure(sender, credentials, request=None, **kwargs):
-    username = str(credentials.get("username", ""))[:100]
-    record_event(
-        action="login_failed",
-        resource_type="auth.user",
-        resource_id=username,
-        tenant_id=_user_tenant_id(username),
-        actor="anonymous",
-    )
+    _record_login_event("login_failed", credentials.get("username"), "anonymous")
 
 
 def record_lockout(sender, request=None, username=None, **kwargs):
-    username = str(username or "")[:100]
-    record_event(
-        action="lockout",
-        resource_type="auth.user",
-        resource_id=username,
-        tenant_id=_user_tenant_id(username),
-        actor="anonymous",
-    )
+    _record_login_event("lockout", username, "anonymous")
 
 
 def _connections():
