@@ -1,6 +1,7 @@
 from django import forms
 
 from audit.models import Channel
+from core.forms import UtcDateTimeField
 
 
 class AuditEventFilterForm(forms.Form):
@@ -22,9 +23,9 @@ class AuditEventFilterForm(forms.Form):
 
 
 # `from` is a Python keyword: these two are added by name.
-AuditEventFilterForm.base_fields["from"] = forms.DateTimeField(
+AuditEventFilterForm.base_fields["from"] = UtcDateTimeField(
     required=False, help_text="ISO 8601; events at or after it."
 )
-AuditEventFilterForm.base_fields["to"] = forms.DateTimeField(
+AuditEventFilterForm.base_fields["to"] = UtcDateTimeField(
     required=False, help_text="ISO 8601; events before it."
 )
