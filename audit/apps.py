@@ -9,3 +9,7 @@ class AuditConfig(AppConfig):
         from core.scopes import register_scopes
 
         register_scopes({"audit:read": "read the audit event log"})
+
+        from audit import receivers
+
+        receivers.connect()

@@ -318,6 +318,13 @@ try:
 except InvalidOperation:
     sys.exit("Ledgerline cannot start: UBO_THRESHOLD_PERCENT must be a number, e.g. 25.")
 
+# --- Audit trail ----------------------------------------------------------------------------
+# Banking record-keeping rules ask for years: purge_audit refuses to go below this many days.
+AUDIT_MIN_RETENTION_DAYS = env.int("AUDIT_MIN_RETENTION_DAYS", default=7 * 365 + 2)
+# Seal each transaction's events into the hash chain right after it commits. Off: only
+# `manage.py seal_audit_chain` (run it from cron either way, as the safety net) seals.
+AUDIT_SEAL_ON_COMMIT = env.bool("AUDIT_SEAL_ON_COMMIT", default=True)
+
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)
 # /health/ready waits at most this long (seconds) for a database connection (libpq: >= 2).

@@ -15,6 +15,8 @@ from core.errors import ServiceError
 from core.forms import TenantScopedModelForm
 from core.history import changed_fields
 
+HISTORY_COLUMNS = ["action", "actor", "channel", "ip_address", "request_id"]
+
 # Refusals a save or an action may meet: a service's domain error, or a rule checked again
 # under a lock (a ValidationError raised after the form was valid).
 REFUSALS = (ServiceError, ValidationError)

@@ -52,6 +52,9 @@ class RequestInfo:
     request_id: str = ""
     ip_address: str | None = None
     user_agent: str = ""
+    # How the change came in: "admin", "api", or "command" (every other entry point is a
+    # manage.py command: operator commands, the shell, migrations).
+    channel: str = "command"
 
 
 _scope: contextvars.ContextVar[TenantScope | None] = contextvars.ContextVar(

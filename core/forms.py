@@ -1,3 +1,5 @@
+import datetime
+
 from django import forms
 
 from core.context import get_current_tenant
@@ -25,3 +27,27 @@ class TenantScopedModelForm(forms.ModelForm):
         if self.instance.tenant_id is not None:
             exclusions.discard("tenant")
         return exclusions
+
+
+class UtcDateTimeField(forms.DateTimeField):
+    """An ISO 8601 moment, in UTC. Python accepts offsets up to ±23:59, PostgreSQL ±15:59:
+    converting here keeps a legal but odd offset from reaching the database."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC moment
+            raise forms.ValidationError("Enter a valid date/time.", code="invalid") from None
+
+
+class AsOfQueryForm(forms.Form):
+    """`?as_of=` of the detail endpoints: the object as it was at that moment."""
+
+    as_of = UtcDateTimeField(
+        required=False,
+        help_text="ISO 8601 timestamp (e.g. 2025-03-01T12:00:00Z): the object as it was then; "
+        "404 if it did not exist yet.",
+    )

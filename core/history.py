@@ -1,8 +1,14 @@
 """History context: every historical row says who changed what, from where, and how.
 
 Every business model declares `history = tracked_history()`. The historical model then carries,
-besides the copied fields (the tenant among them), the actor, request id, IP address, user agent
-and action, filled from the current request or command context for every row.
+besides the copied fields (the tenant among them), the actor, channel, request id, IP address,
+user agent and action, filled from the current request or command context for every row.
+
+A model may also declare, for the history views and the audit trail:
+- `history_masked_fields = {"national_id": mask}`: values only ever shown through `mask`;
+- `history_hidden_fields = {"search_name"}`: derived columns left out of diffs;
+- `history_related = ("customer",)`: foreign keys naming the objects whose history this
+  object's changes belong to as well (a relationship's changes show in its customer's history).
 """
 
 from django.db import models
@@ -35,6 +41,7 @@ class HistoryContext(models.Model):
     request_id = models.CharField(max_length=128, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
+    channel = models.CharField(max_length=16, blank=True)
     action = models.CharField(max_length=16, choices=HistoryAction.choices)
 
     class Meta:
@@ -64,6 +71,7 @@ def fill_history_context(sender, instance, history_instance, **kwargs):
     history_instance.request_id = info.request_id
     history_instance.ip_address = info.ip_address
     history_instance.user_agent = info.user_agent[:512]
+    history_instance.channel = info.channel
     action = instance.__dict__.pop("_history_action", None)
     history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]
 
@@ -86,3 +94,29 @@ def changed_fields(older, newer, *, hidden=(), masked=None):
             old, new = (mask(v) if v is not None else None for v in (old, new))
         changes[field] = (old, new)
     return changes
+
+
+# Bookkeeping columns no auditor needs in a diff.
+ALWAYS_HIDDEN = frozenset({"updated_at", "tenant"})
+
+
+def declared_changes(older, newer):
+    """`changed_fields` with what the model declares hidden and masked (see the module doc)."""
+    model = newer.instance_type
+    hidden = ALWAYS_HIDDEN | set(getattr(model, "history_hidden_fields", ()))
+    return changed_fields(
+        older, newer, hidden=hidden, masked=getattr(model, "history_masked_fields", {})
+    )
+
+
+def version_as_of(model, *, pk, when):
+    """The object with primary key `pk` as it was at `when` (an instance rebuilt from its
+    history), or None if it did not exist then or had been deleted (soft or hard)."""
+    row = (
+        model.history.filter(id=pk, history_date__lte=when)
+        .order_by("-history_date", "-history_id")
+        .first()
+    )
+    if row is None or row.history_type == "-" or getattr(row, "deleted_at", None):
+        return None
+    return row.instance

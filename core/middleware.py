@@ -85,6 +85,7 @@ class RequestContextMiddleware:
             request_id=request_id,
             ip_address=client_ip(request),
             user_agent=request.headers.get("User-Agent", "")[:512],
+            channel="api" if request.path.startswith(API_PREFIX) else "admin",
         )
         observer = QueryObserver(settings.SLOW_QUERY_MS)
         start = time.perf_counter()

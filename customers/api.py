@@ -2,8 +2,12 @@
 
 from django.forms.models import model_to_dict
 
+from audit import selectors as audit_selectors
+from audit.schemas import AUDIT_EVENT
+from audit.serializers import event_json
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
+from core.forms import AsOfQueryForm
 from customers import selectors, services
 from customers.forms import (
     BeneficialOwnerQueryForm,
@@ -13,7 +17,7 @@ from customers.forms import (
     RelationshipForm,
 )
 from customers.ownership import beneficial_owners
-from customers.schemas import BENEFICIAL_OWNERS, CUSTOMER, HISTORY_EVENT, RELATIONSHIP
+from customers.schemas import BENEFICIAL_OWNERS, CUSTOMER, RELATIONSHIP
 from customers.serializers import customer_json, owner_json, relationship_json
 
 TAGS = ("customers",)
@@ -55,11 +59,15 @@ class CustomerDetail(ApiView):
     @operation(
         operation_id="getCustomer",
         scope="customers:read",
-        summary="Read a customer",
+        summary="Read a customer (as it was at `as_of`, if given)",
+        query_form=AsOfQueryForm,
         response=CUSTOMER,
         tags=TAGS,
     )
     def get(self, request, ref):
+        as_of = self.query(request, AsOfQueryForm)["as_of"]
+        if as_of is not None:
+            return customer_json(selectors.get_customer_as_of(ref, as_of))
         return customer_json(selectors.get_customer(ref))
 
     @operation(
@@ -163,19 +171,12 @@ class CustomerHistory(ApiView):
     @operation(
         operation_id="getCustomerHistory",
         scope="customers:read",
-        summary="This customer's audit trail, newest first",
-        response=HISTORY_EVENT,
+        summary="This customer's audit trail (its relationships' changes included), newest first",
+        response=AUDIT_EVENT,
         paginated=True,
         tags=TAGS,
     )
     def get(self, request, ref):
-        customer = selectors.get_customer(ref)
-        history = selectors.history_rows(customer)
-        rows, cursor = paginate(request, history, ordering=("-history_id",))
-        before_oldest = (
-            history.filter(history_id__lt=rows[-1].history_id).order_by("-history_id").first()
-            if rows
-            else None
-        )
-        events = selectors.history_events(rows, before_oldest)
-        return {"data": events, "next_cursor": cursor}
+        history = selectors.history_of(selectors.get_customer(ref))
+        rows, cursor = paginate(request, history, ordering=audit_selectors.ORDERING)
+        return {"data": [event_json(e) for e in rows], "next_cursor": cursor}

@@ -125,6 +125,7 @@ class Customer(SoftDeleteModel):
     all_objects = AllRowsManager.from_queryset(CustomerQuerySet)()
     deleted_objects = DeletedManager.from_queryset(CustomerQuerySet)()
     history = tracked_history(excluded_fields=["search_name"])
+    history_masked_fields = {"national_id": mask_national_id}
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -219,6 +220,7 @@ class CustomerRelationship(SoftDeleteModel):
     all_objects = AllRowsManager.from_queryset(RelationshipQuerySet)()
     deleted_objects = DeletedManager.from_queryset(RelationshipQuerySet)()
     history = tracked_history()
+    history_related = ("customer", "related_customer")  # shown in both customers' histories
 
     class Meta:
         ordering = ["id"]

@@ -6,7 +6,6 @@ checks real responses against these, so a serializer and its schema cannot drift
 """
 
 from core.api.schema import DECIMAL_PATTERN, component
-from core.history import HistoryAction
 from customers.models import Customer, CustomerRelationship
 
 _NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}
@@ -143,31 +142,5 @@ BENEFICIAL_OWNERS = component(
         "description": "Every owner at or above the threshold, largest ownership first.",
         "required": ["data"],
         "properties": {"data": {"type": "array", "items": BENEFICIAL_OWNER}},
-    },
-)
-
-HISTORY_EVENT = component(
-    "HistoryEvent",
-    {
-        "type": "object",
-        "required": ["id", "occurred_at", "action", "actor", "request_id", "ip_address", "changes"],
-        "properties": {
-            "id": {"type": "integer"},
-            "occurred_at": _DATE_TIME,
-            "action": _enum(HistoryAction),
-            "actor": {"type": "string", "description": "Who made the change."},
-            "request_id": {"type": "string"},
-            "ip_address": {"type": ["string", "null"]},
-            "changes": {
-                "type": "object",
-                "description": "`{field: [old, new]}` for each field the change touched.",
-                "additionalProperties": {
-                    "type": "array",
-                    "items": {},
-                    "minItems": 2,
-                    "maxItems": 2,
-                },
-            },
-        },
     },
 )

@@ -6,9 +6,10 @@ from django.db import connection
 from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Cast, Length
 
+from audit import selectors as audit_selectors
 from core.errors import NotFound
-from core.history import changed_fields
-from customers.models import Customer, CustomerRelationship, mask_national_id
+from core.history import version_as_of
+from customers.models import Customer, CustomerRelationship
 from customers.phones import normalise_phone
 from customers.rules import relationships_in_force
 
@@ -119,37 +120,24 @@ def get_relationship(customer, relationship_id):
         raise NotFound("No such relationship.") from None
 
 
-def history_events(rows, before_oldest):
-    """Historical rows (newest first) as events with the fields each changed, old and new.
-
-    `before_oldest` is the row preceding the last of `rows` (or None), so every diff is
-    computed without a query per row.
-    """
-    events = []
-    for newer, older in zip(rows, [*rows[1:], before_oldest], strict=True):
-        events.append(
-            {
-                "id": newer.history_id,
-                "occurred_at": newer.history_date,
-                "action": newer.action,
-                "actor": newer.actor,
-                "request_id": newer.request_id,
-                "ip_address": newer.ip_address,
-                "changes": _changes(older, newer),
-            }
-        )
-    return events
+# The admin's history page masks what the model declares masked.
+HISTORY_MASKED = Customer.history_masked_fields
 
 
-# What an auditor reading the API sees: not the search helper column, never the full id.
-HISTORY_HIDDEN = frozenset({"search_name", "updated_at", "tenant"})
-HISTORY_MASKED = {"national_id": mask_national_id}
+def history_of(customer):
+    """The customer's audit trail from the unified log: its own changes and those of the
+    relationships in which it takes part."""
+    return audit_selectors.history_of(customer)
 
 
-def _changes(older, newer):
-    changed = changed_fields(older, newer, hidden=HISTORY_HIDDEN, masked=HISTORY_MASKED)
-    return {field.attname: [old, new] for field, (old, new) in changed.items()}
-
-
-def history_rows(customer):
-    return Customer.history.filter(id=customer.pk, tenant_id=customer.tenant_id)
+def get_customer_as_of(reference, when):
+    """The customer `reference` as it was at `when` (deleted now or not), or 404."""
+    current = (
+        Customer.all_objects.filter(reference=reference).first()
+        if "\x00" not in reference
+        else None
+    )
+    version = version_as_of(Customer, pk=current.pk, when=when) if current else None
+    if version is None:
+        raise NotFound(f"No customer {reference} at {when.isoformat()}.")
+    return version

@@ -11,7 +11,7 @@ def command_name(command):
 
 class SystemCommandMixin:
     def execute(self, *args, **options):
-        with system_scope(), actor_context(actor=f"system:{command_name(self)}"):
+        with system_scope(), actor_context(actor=f"system:{command_name(self)}", channel="command"):
             return super().execute(*args, **options)
 
 

@@ -4,6 +4,7 @@ Returns the path parameters worth substituting into generated requests, by name.
 """
 
 from core.context import tenant_context
+from customers.models import Customer
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
 
@@ -16,7 +17,11 @@ def seed(tenant):
         relationship = ShareholdingFactory(
             customer=company, related_customer=holding, ownership_percentage=75
         )
+        # Created outside the history machinery: no history row, no audit event.
+        (bare,) = Customer.objects.bulk_create(
+            [Customer(tenant=tenant, reference="CUS-BULK01", type="business", legal_name="Bulk")]
+        )
     return {
-        "ref": [person.reference, company.reference, holding.reference],
+        "ref": [person.reference, company.reference, holding.reference, bare.reference],
         "relationship_id": [relationship.pk],
     }

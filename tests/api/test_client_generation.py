@@ -76,8 +76,8 @@ def _module(generated, name):
 
 def test_the_client_has_one_model_per_shared_schema(generated):
     models = _module(generated, "models")
-    for name in ("Customer", "CustomerList", "Relationship", "BeneficialOwner", "HistoryEvent",
-                 "HistoryEventList", "Problem"):  # fmt: skip
+    for name in ("Customer", "CustomerList", "Relationship", "BeneficialOwner", "AuditEvent",
+                 "AuditEventList", "Problem"):  # fmt: skip
         assert hasattr(models, name), name
     assert not [name for name in dir(models) if "Response200" in name or "Response201" in name]
     assert not [name for name in dir(models) if name.endswith(("Type", "Status", "Rating"))
@@ -120,7 +120,7 @@ def test_the_client_creates_reads_updates_and_lists(generated, api, wsgi_app):
     assert [type(c) for c in page.data] == [models.Customer] and page.next_cursor is None
 
     history = call("get_customer_history", ref=created.reference)
-    assert isinstance(history, models.HistoryEventList)
+    assert isinstance(history, models.AuditEventList)
     assert history.data[0].changes["email"] == ["jane@example.com", "j@x.io"]
 
     missing = call("get_customer", ref="CUS-999999")

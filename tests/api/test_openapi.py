@@ -26,6 +26,7 @@ OPERATION_IDS = {
     ("get", "/customers/{ref}/history"): "getCustomerHistory",
     ("get", "/me"): "getMe",
     ("get", "/openapi.json"): "getOpenApiDocument",
+    ("get", "/audit-events"): "listAuditEvents",
 }
 
 
@@ -190,7 +191,7 @@ def test_responses_are_shared_components():
     document = build_document()
     schemas = document["components"]["schemas"]
     for name in ("Customer", "CustomerList", "Relationship", "RelationshipList",
-                 "BeneficialOwner", "BeneficialOwners", "HistoryEvent", "HistoryEventList",
+                 "BeneficialOwner", "BeneficialOwners", "AuditEvent", "AuditEventList",
                  "Problem", "Me", "Address", "CustomerType", "RelationshipType"):  # fmt: skip
         assert name in schemas, name
     assert schemas["CustomerList"]["properties"]["data"]["items"] == schema_ref("Customer")

@@ -1,0 +1,31 @@
+from django import forms
+
+from audit.models import Channel
+from core.forms import UtcDateTimeField
+
+
+class AuditEventFilterForm(forms.Form):
+    resource_type = forms.CharField(required=False, max_length=100)
+    resource_id = forms.CharField(required=False, max_length=100)
+    action = forms.CharField(required=False, max_length=32)
+    actor = forms.CharField(required=False, max_length=150)
+    channel = forms.ChoiceField(required=False, choices=[("", "any"), *Channel.choices])
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("from"), cleaned.get("to")
+        if start and end and end <= start:
+            self.add_error("to", "Must be after `from`.")
+        for name in ("resource_type", "resource_id", "action", "actor"):
+            if "\x00" in (cleaned.get(name) or ""):  # PostgreSQL refuses NUL in text
+                self.add_error(name, "Contains a NUL character.")
+        return cleaned
+
+
+# `from` is a Python keyword: these two are added by name.
+AuditEventFilterForm.base_fields["from"] = UtcDateTimeField(
+    required=False, help_text="ISO 8601; events at or after it."
+)
+AuditEventFilterForm.base_fields["to"] = UtcDateTimeField(
+    required=False, help_text="ISO 8601; events before it."
+)

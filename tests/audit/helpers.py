@@ -1,0 +1,46 @@
+"""Reading, sealing and tampering with the audit log in tests."""
+
+import time
+from contextlib import contextmanager
+
+from django.db import connection
+
+from audit.models import AuditEvent
+from audit.sealing import seal_all
+from core.context import system_scope
+
+
+def events(**filters):
+    """Every event matching `filters`, oldest first, whatever the scope."""
+    with system_scope():
+        return list(AuditEvent.objects.filter(**filters).order_by("id"))
+
+
+def summary(**filters):
+    return [(e.action, e.resource_type, e.resource_id) for e in events(**filters)]
+
+
+def seal_everything():
+    """Seal until nothing waits. On PostgreSQL the horizon is cluster-wide: a transaction of
+    another database on the same server may hold it back for a moment, so wait it out."""
+    for _attempt in range(600):
+        seal_all()
+        if not AuditEvent._base_manager.filter(hash__isnull=True).exists():
+            return
+        time.sleep(0.1)
+    raise AssertionError("audit events still wait to be sealed: a long transaction is running")
+
+
+@contextmanager
+def raw_sql_without_triggers():
+    """A cursor that may change audit rows directly, as an attacker with the table would."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
+            cursor.execute("ALTER TABLE audit_auditeventlink DISABLE TRIGGER USER")
+        try:
+            yield cursor
+        finally:
+            if connection.vendor == "postgresql":
+                cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
+                cursor.execute("ALTER TABLE audit_auditeventlink ENABLE TRIGGER USER")
