@@ -5,6 +5,7 @@ tenant's chain is the sealer's job, after commit (`audit/sealing.py`).
 """
 
 import json
+from contextlib import nullcontext
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -13,7 +14,7 @@ from django.db.models import BigIntegerField, Func
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditEventLink
-from core.context import current_scope, get_request_info
+from core.context import current_scope, get_request_info, system_scope
 
 
 class TransactionId(Func):
@@ -73,19 +74,26 @@ def record_event(
         related=related,
         xid=TransactionId(),
     )
-    event.save()
-    # The link index finds the event in the history of the object itself and of each related.
-    AuditEventLink.objects.bulk_create(
-        AuditEventLink(
-            tenant_id=tenant_id,
-            event_id=event.pk,
-            resource_type=kind,
-            resource_id=ident,
+    # The event belongs to the tenant of what changed. That is the current tenant, except for
+    # platform rows (a tenant created, a failed login of an unknown user, a membership edited
+    # by a superuser): those are written in system scope, which row-level security requires
+    # for rows of no tenant or of a tenant other than the current one.
+    platform = tenant_id is None or tenant_id != _current_tenant_id()
+    with system_scope() if platform else nullcontext():
+        event.save()
+        # The link index finds the event in the history of the object itself and of each
+        # related one.
+        AuditEventLink.objects.bulk_create(
+            AuditEventLink(
+                tenant_id=tenant_id,
+                event_id=event.pk,
+                resource_type=kind,
+                resource_id=ident,
+            )
+            for kind, _, ident in (
+                ref.partition(":") for ref in [f"{resource_type}:{event.resource_id}", *related]
+            )
         )
-        for kind, _, ident in (
-            ref.partition(":") for ref in [f"{resource_type}:{event.resource_id}", *related]
-        )
-    )
     if settings.AUDIT_SEAL_ON_COMMIT:
         _seal_after_commit(tenant_id)
     return event

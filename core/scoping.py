@@ -57,7 +57,10 @@ class TenantQuerySet(models.QuerySet):
     def bulk_create(self, objs, *args, **kwargs):
         objs = list(objs)
         for obj in objs:
-            obj.assign_tenant()
+            if hasattr(obj, "assign_tenant"):  # a TenantScopedModel also takes the tenant
+                obj.assign_tenant()
+            else:  # a model with its own tenant rules (the audit log): only checked
+                check_writable_tenant(self.model, obj.tenant_id)
         return super().bulk_create(objs, *args, **kwargs)
 
     bulk_create.alters_data = True

@@ -84,7 +84,13 @@ def test_every_operation_answers_what_it_documents(api, tenant, conformance):
     assert [(o["customer"], o["effective_ownership"]) for o in owners["data"]] == [(ref, "60")]
 
     history = check(api.get(f"/api/v1/customers/{ref}/history"), "GET", "/customers/{ref}/history")
-    assert history["data"][0]["changes"]["email"] == ["jane@example.com", "j@x.io"]
+    # Newest first, the relationships' events included: Jane's own edit is among them.
+    edits = [e for e in history["data"] if e["resource_id"] == ref and "email" in e["changes"]]
+    assert edits[0]["changes"]["email"] == ["jane@example.com", "j@x.io"]
+    events = check(
+        api.get("/api/v1/audit-events", {"resource_id": ref, "limit": 2}), "GET", "/audit-events"
+    )
+    assert [e["resource_id"] for e in events["data"]] == [ref, ref]
 
     end = f"/api/v1/customers/{acme_ref}/relationships/{director['id']}"
     check(api.delete(end), "DELETE", "/customers/{ref}/relationships/{relationship_id}")

@@ -116,8 +116,9 @@ def test_admin_edit_records_staff_user_admin_channel_request_and_ip(staff_client
 
 def test_admin_history_page_shows_channel(staff_client, jane):
     html = staff_client.get(f"{change_url(jane).removesuffix('change/')}history/").content.decode()
-    assert '<th scope="col">channel</th>' in html
-    assert "<td>command</td>" in html  # created by the factory, outside any request
+    assert '<th scope="col">Channel</th>' in html
+    # created by the factory, outside any request
+    assert '<td class="history-channel">command</td>' in html
 
 
 def test_command_records_system_actor_and_command_channel(tenant):
@@ -180,6 +181,7 @@ def test_rolled_back_change_leaves_no_event(in_tenant, jane):
     start = last_id()
     with pytest.raises(RuntimeError), transaction.atomic():
         CustomerFactory(tenant=in_tenant)
+        services.change_kyc_status(customer=jane, kyc_status="verified")
         services.change_status(customer=jane, status="active")
         raise RuntimeError("the request failed after the writes")
     with pytest.raises(ConflictError):  # a refused service call writes nothing either
