@@ -4,6 +4,7 @@ import time
 from contextlib import contextmanager
 
 from django.db import connection
+from psycopg import sql
 
 from audit.models import AuditEvent
 from audit.sealing import seal_all
@@ -25,17 +26,22 @@ def seal_everything():
     another database on the same server may hold it back for a moment, so wait it out."""
     for _attempt in range(600):
         seal_all()
-        if not AuditEvent._base_manager.filter(hash__isnull=True).exists():
-            return
+        with system_scope():
+            if not AuditEvent._base_manager.filter(hash__isnull=True).exists():
+                return
         time.sleep(0.1)
     raise AssertionError("audit events still wait to be sealed: a long transaction is running")
 
 
 @contextmanager
 def raw_sql_without_triggers():
-    """A cursor that may change audit rows directly, as an attacker with the table would."""
+    """A cursor that may change audit rows directly, as an attacker owning the table would: on
+    PostgreSQL the test session leaves the app role (RESET ROLE: back to the superuser that
+    opened it, to whom row-level security does not apply) and disables the triggers."""
+    app_role = connection.settings_dict["OPTIONS"].get("assume_role")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            cursor.execute("RESET ROLE")
             cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER USER")
             cursor.execute("ALTER TABLE audit_auditeventlink DISABLE TRIGGER USER")
         try:
@@ -44,3 +50,5 @@ def raw_sql_without_triggers():
             if connection.vendor == "postgresql":
                 cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER USER")
                 cursor.execute("ALTER TABLE audit_auditeventlink ENABLE TRIGGER USER")
+                if app_role:
+                    cursor.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(app_role)))

@@ -520,12 +520,13 @@ def test_history_page_has_readable_headers_action_and_actor(staff_client, people
         "When",
         "Who",
         "Action",
+        "Channel",
         "Changes (old → new)",
         "IP address",
         "Request id",
         "Version",
     ]
-    who, action, changes = 1, 2, 3
+    who, action, changes = 1, 2, 4
     assert [(row[action], row[who]) for row in rows] == [
         ("update", "hana (staff)"),  # newest first: the block
         ("create", "system"),  # the factory, outside any request
@@ -542,7 +543,8 @@ def test_history_page_names_the_partner_key_of_an_api_change(staff_client, peopl
     html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
     _headers, rows = history_table(html)
     assert rows[0][1] == f"API key {key_prefix}\u2026 (partner)"
-    assert rows[0][3] == f"email: {people.jane.email} → j@example.com"
+    assert rows[0][2:4] == ["update", "api"]
+    assert rows[0][4] == f"email: {people.jane.email} → j@example.com"
 
 
 def test_another_tenants_history_is_not_shown(staff_client, people, theirs):
