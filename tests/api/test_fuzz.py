@@ -63,4 +63,5 @@ def test_endpoint_survives_fuzzing(case, fuzz_target, wsgi_app):
             if name in case.path_parameters:
                 case.path_parameters[name] = values[len(str(case.body)) % len(values)]
     response = case.call(app=wsgi_app, headers={"Authorization": f"Bearer {raw_key}"})
+    assert response.status_code < 500, response.text  # never a 500 for anything a client sent
     case.validate_response(response, checks=CHECKS)

@@ -60,3 +60,4 @@ def test_partial_unique_constraint_ignores_deleted_rows(in_tenant):
 def test_blank_emails_never_collide(in_tenant):
     CustomerFactory(tenant=in_tenant, email="")
     CustomerFactory(tenant=in_tenant, email="")
+    assert Customer.objects.filter(email="").count() == 2
