@@ -132,7 +132,7 @@ def test_command_records_system_actor_and_command_channel(tenant):
         tenant.pk,
     )
     assert event.changes["name"] == [None, "cli"]
-    assert "secret_hash" in event.changes  # a hash, never the key itself
+    assert "secret_hash" not in event.changes  # the hash stands for the secret: never logged
 
 
 def test_services_record_their_lifecycle_steps(jane, django_user_model):
@@ -245,3 +245,4 @@ def test_national_id_never_in_clear_in_events_api_or_export(api, staff_client, t
         ("create", "customers.customer", ref),
         ("update", "customers.customer", ref),
     ]
+
