@@ -51,15 +51,15 @@ def _id_batches(queryset, field):
 
 def balance_mismatches(progress_stream=None, label=""):
     """[(reference, currency, balance, sum of postings)] of the current tenant's accounts."""
-    total, ranges = _id_batches(AccountBalance.objects.all(), "account_id")
+    total, ranges = _id_batches(AccountBalance.objects.all(), "pk")
     progress = Progress(f"{label} balances", total, progress_stream) if progress_stream else None
     mismatches, done = [], 0
     for low, high in ranges:
-        balances = AccountBalance.objects.filter(account_id__range=(low, high)).values_list(
+        balances = AccountBalance.objects.filter(pk__gte=low, pk__lte=high).values_list(
             "account_id", "balance", "account__reference", "account__currency"
         )
         sums = dict(
-            Posting.objects.filter(account_id__range=(low, high))
+            Posting.objects.filter(account_id__gte=low, account_id__lte=high)
             .order_by()
             .values("account_id")
             .annotate(total=Sum("amount"))
@@ -89,7 +89,7 @@ def journal_mismatches(progress_stream=None, label=""):
     mismatches, done = [], 0
     for low, high in ranges:
         unbalanced = (
-            Posting.objects.filter(journal_id__range=(low, high))
+            Posting.objects.filter(journal_id__gte=low, journal_id__lte=high)
             .order_by()
             .values("journal__public_id", "account__currency")
             .annotate(total=Sum("amount"))
@@ -97,7 +97,7 @@ def journal_mismatches(progress_stream=None, label=""):
             .values_list("journal__public_id", "account__currency", "total")
         )
         mismatches.extend(unbalanced)
-        batch = Journal.objects.filter(id__range=(low, high))
+        batch = Journal.objects.filter(id__gte=low, id__lte=high)
         empty = batch.filter(postings__isnull=True).values_list("public_id", flat=True)
         mismatches.extend((public_id, None, ZERO) for public_id in empty)
         done += batch.count()
