@@ -3,6 +3,7 @@ selector. Every money-moving POST (and opening an account, placing a hold) honou
 `Idempotency-Key`."""
 
 from accounts import selectors, services
+from accounts.models import Account, Hold
 from accounts.forms import (
     AccountFilterForm,
     AccountOpenForm,
@@ -17,6 +18,8 @@ from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
+from core.errors import NotFound
+from customers import selectors as customer_selectors
 
 TAGS = ("accounts",)
 
@@ -33,12 +36,16 @@ class AccountList(ApiView):
     )
     def get(self, request):
         filters = self.query(request, AccountFilterForm)
+        customer = None
+        if filters["customer"]:
+            try:
+                customer = customer_selectors.get_customer(filters["customer"])
+            except NotFound:  # nobody's accounts, not an error: a filter matching nothing
+                return {"data": [], "next_cursor": None}
         queryset = selectors.accounts(
-            customer=filters["customer"] or None,
-            status=filters["status"] or None,
-            currency=filters["currency"] or None,
+            customer=customer, status=filters["status"], currency=filters["currency"]
         )
-        rows, cursor = paginate(request, queryset, ordering=selectors.ACCOUNT_ORDERING)
+        rows, cursor = paginate(request, queryset, ordering=Account._meta.ordering)
         return {"data": [account_json(a) for a in rows], "next_cursor": cursor}
 
     @operation(
@@ -86,33 +93,39 @@ class AccountDetail(ApiView):
         return account_json(selectors.get_account(ref))
 
 
-def _lifecycle(service, operation_id, summary):
-    class Lifecycle(ApiView):
-        @operation(
-            operation_id=operation_id,
-            scope="accounts:write",
-            summary=summary,
-            response=ACCOUNT,
-            errors=(409, 422),
-            tags=TAGS,
-        )
-        def post(self, request, ref):
-            service(account=selectors.get_account(ref), by=request.partner_key)
-            return account_json(selectors.get_account(ref))
-
-    Lifecycle.__name__ = Lifecycle.__qualname__ = operation_id[0].upper() + operation_id[1:]
-    return Lifecycle
+def _lifecycle(request, ref, service):
+    service(account=selectors.get_account(ref), by=request.partner_key)
+    return account_json(selectors.get_account(ref))
 
 
-FreezeAccount = _lifecycle(
-    services.freeze_account, "freezeAccount", "Freeze an account: nothing posts to it"
-)
-UnfreezeAccount = _lifecycle(
-    services.unfreeze_account, "unfreezeAccount", "Unfreeze a frozen account"
-)
-CloseAccount = _lifecycle(
-    services.close_account, "closeAccount", "Close an account (zero balance, no active holds)"
-)
+LIFECYCLE = {
+    "scope": "accounts:write",
+    "response": ACCOUNT,
+    "errors": (409, 422),
+    "tags": TAGS,
+}
+
+
+class FreezeAccount(ApiView):
+    @operation(operation_id="freezeAccount", summary="Freeze: nothing posts to it", **LIFECYCLE)
+    def post(self, request, ref):
+        return _lifecycle(request, ref, services.freeze_account)
+
+
+class UnfreezeAccount(ApiView):
+    @operation(operation_id="unfreezeAccount", summary="Unfreeze a frozen account", **LIFECYCLE)
+    def post(self, request, ref):
+        return _lifecycle(request, ref, services.unfreeze_account)
+
+
+class CloseAccount(ApiView):
+    @operation(
+        operation_id="closeAccount",
+        summary="Close an account (zero balance, no active holds)",
+        **LIFECYCLE,
+    )
+    def post(self, request, ref):
+        return _lifecycle(request, ref, services.close_account)
 
 
 class Statement(ApiView):
@@ -136,31 +149,36 @@ class Statement(ApiView):
         }
 
 
-def _movement(service, operation_id, summary):
-    class Movement(ApiView):
-        @operation(
-            operation_id=operation_id,
-            scope="accounts:write",
-            summary=summary,
-            request_form=MovementForm,
-            response=TRANSACTION,
-            status=201,
-            idempotent=True,
-            errors=(422,),
-            tags=TAGS,
-        )
-        def post(self, request, ref):
-            account = selectors.get_account(ref)
-            form = self.validate(MovementForm(data=request.json, currency=account.currency))
-            posting = service(account=account, **form.cleaned_data, by=request.partner_key)
-            return transaction_json(posting, account.currency)
-
-    Movement.__name__ = Movement.__qualname__ = operation_id[0].upper() + operation_id[1:]
-    return Movement
+def _move(view, request, ref, service):
+    account = selectors.get_account(ref)
+    form = view.validate(MovementForm(data=request.json, account=account))
+    posting = service(account=account, **form.cleaned_data, by=request.partner_key)
+    return transaction_json(posting, account.currency)
 
 
-Deposit = _movement(services.deposit, "createDeposit", "Deposit money into the account")
-Withdrawal = _movement(services.withdraw, "createWithdrawal", "Withdraw money from the account")
+MOVEMENT = {
+    "scope": "accounts:write",
+    "request_form": MovementForm,
+    "response": TRANSACTION,
+    "status": 201,
+    "idempotent": True,
+    "errors": (422,),
+    "tags": TAGS,
+}
+
+
+class Deposit(ApiView):
+    @operation(operation_id="createDeposit", summary="Pay money into the account", **MOVEMENT)
+    def post(self, request, ref):
+        return _move(self, request, ref, services.deposit)
+
+
+class Withdrawal(ApiView):
+    @operation(
+        operation_id="createWithdrawal", summary="Pay money out of the account", **MOVEMENT
+    )
+    def post(self, request, ref):
+        return _move(self, request, ref, services.withdraw)
 
 
 class Transfers(ApiView):
@@ -180,8 +198,8 @@ class Transfers(ApiView):
         data = form.cleaned_data
         journal = services.transfer(**data, by=request.partner_key)
         source, target = data["from_account"], data["to_account"]
-        debit, credit = sorted(journal.postings.all(), key=lambda p: p.amount)
-        debit.account, credit.account = source, target
+        debit, credit = journal.posting_list
+        debit.account, credit.account = source, target  # known: no query to load them
         return transfer_json(journal, debit=debit, credit=credit, currency=source.currency)
 
 
@@ -199,7 +217,7 @@ class HoldList(ApiView):
         account = selectors.get_account(ref)
         status = self.query(request, HoldQueryForm)["status"] or None
         rows, cursor = paginate(
-            request, selectors.holds_of(account, status=status), ordering=selectors.HOLD_ORDERING
+            request, selectors.holds_of(account, status=status), ordering=Hold._meta.ordering
         )
         return {"data": [hold_json(h, account.currency) for h in rows], "next_cursor": cursor}
 
@@ -216,7 +234,7 @@ class HoldList(ApiView):
     )
     def post(self, request, ref):
         account = selectors.get_account(ref)
-        form = self.validate(HoldForm(data=request.json, currency=account.currency))
+        form = self.validate(HoldForm(data=request.json, account=account))
         hold = services.place_hold(account=account, **form.cleaned_data, by=request.partner_key)
         return hold_json(hold, account.currency)
 

@@ -1,5 +1,5 @@
-"""Input parsing of the accounts API: each form reads what was sent and checks amounts and
-currencies with `accounts.currencies`; the views pass the cleaned data to a service.
+"""Input parsing of the accounts API: each form reads what was sent and checks it with
+`accounts.rules`; the views pass the cleaned data to a service.
 
 Amounts arrive as decimal strings (a JSON number is refused before the form, by the body's
 schema); a zero or negative amount, or more places than the account's currency has, is a 400
@@ -10,24 +10,13 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.currencies import parse_amount, validate_currency
+from accounts import rules
 from accounts.models import Account, Hold, Posting
 from core.forms import UtcDateTimeField
 from customers.models import Customer
 
-# The ledger's columns hold 20 digits, 4 after the point.
+# The ledger's columns hold 20 digits, 4 after the point: more is refused before any rule.
 AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 4}
-
-
-def _in_currency(amount, currency, *, allow_zero=False):
-    """`amount` checked for `currency` (positive, at most its minor unit's places), as the
-    message of the form field at fault."""
-    if amount is None or (allow_zero and amount == 0):
-        return amount
-    try:
-        return parse_amount(amount, currency)
-    except ValidationError as error:
-        raise ValidationError(error.message_dict["amount"]) from None
 
 
 def _amount_field(**kwargs):
@@ -36,8 +25,14 @@ def _amount_field(**kwargs):
     )
 
 
+def _text_field(model, name, **kwargs):
+    return forms.CharField(max_length=model._meta.get_field(name).max_length, **kwargs)
+
+
 class CurrencyField(forms.CharField):
-    """An ISO 4217 code, upper-cased."""
+    """An ISO 4217 code of a currency in use, upper-cased."""
+
+    api_pattern = "^[A-Za-z]{3}$"
 
     def __init__(self, **kwargs):
         super().__init__(max_length=3, min_length=3, help_text="ISO 4217 code.", **kwargs)
@@ -48,24 +43,31 @@ class CurrencyField(forms.CharField):
     def validate(self, value):
         super().validate(value)
         if value:
-            validate_currency(value)
-
-
-CurrencyField.api_pattern = "^[A-Za-z]{3}$"
+            try:
+                rules.clean_currency(value)
+            except ValidationError as error:
+                raise ValidationError(error.message_dict["currency"]) from None
 
 
 class AmountForm(forms.Form):
-    """Base of the forms carrying an `amount` in a known `currency`."""
+    """Base of the forms carrying an `amount` in the currency of `account` (given)."""
 
-    def __init__(self, *args, currency=None, **kwargs):
+    def __init__(self, *args, account=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.currency = currency
+        self.account = account
 
-    def clean_amount(self):
-        return _in_currency(self.cleaned_data["amount"], self._currency())
+    def clean(self):
+        cleaned = super().clean()
+        currency = self.currency_of(cleaned)
+        if "amount" in cleaned and currency:
+            try:
+                cleaned["amount"] = rules.clean_amount(cleaned["amount"], currency)
+            except ValidationError as error:
+                self.add_error(None, error)  # names `amount`
+        return cleaned
 
-    def _currency(self):
-        return self.currency
+    def currency_of(self, cleaned):
+        return self.account.currency
 
 
 class AccountFilterForm(forms.Form):
@@ -77,58 +79,70 @@ class AccountFilterForm(forms.Form):
 
 
 class AccountOpenForm(forms.Form):
-    customer = forms.ModelChoiceField(
-        queryset=Customer.objects.all(),
-        to_field_name="reference",
-        error_messages={"invalid_choice": "No customer with this reference."},
-        help_text="The reference of the account holder (active, KYC verified).",
+    customer = forms.CharField(
+        max_length=32, help_text="The reference of the account holder (active, KYC verified)."
     )
     product = forms.ChoiceField(choices=Account.Product.choices)
     currency = CurrencyField()
     overdraft_limit = forms.DecimalField(
-        **AMOUNT_DIGITS, min_value=0, required=False, help_text="Default 0. A decimal string."
+        **AMOUNT_DIGITS, required=False, help_text="Default 0; savings accounts have none."
     )
+
+    def clean_customer(self):
+        customer = Customer.objects.filter(reference=self.cleaned_data["customer"]).first()
+        if customer is None:  # also another tenant's: the same answer
+            raise ValidationError("No customer with this reference.")
+        return customer
 
     def clean(self):
         cleaned = super().clean()
-        limit, currency = cleaned.get("overdraft_limit"), cleaned.get("currency")
-        if limit is not None and currency:
+        if cleaned.get("currency") and cleaned.get("product"):
             try:
-                _in_currency(limit, currency, allow_zero=True)
+                cleaned["overdraft_limit"] = rules.clean_overdraft_limit(
+                    cleaned.get("overdraft_limit"),
+                    currency=cleaned["currency"],
+                    product=cleaned["product"],
+                )
             except ValidationError as error:
-                self.add_error("overdraft_limit", error.messages)
-        if limit is None:
-            cleaned.pop("overdraft_limit", None)  # the service's default
+                self.add_error(None, error)  # names `overdraft_limit`
         return cleaned
 
 
 class AccountUpdateForm(forms.Form):
     """PATCH: the mutable settings; only the fields sent (and not null) change."""
 
-    overdraft_limit = forms.DecimalField(**AMOUNT_DIGITS, min_value=0, required=False)
+    overdraft_limit = forms.DecimalField(**AMOUNT_DIGITS, required=False)
 
     def __init__(self, *args, account, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
 
-    def clean_overdraft_limit(self):
-        limit = self.cleaned_data["overdraft_limit"]
-        return _in_currency(limit, self.account.currency, allow_zero=True)
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("overdraft_limit") is not None:
+            try:
+                cleaned["overdraft_limit"] = rules.clean_overdraft_limit(
+                    cleaned["overdraft_limit"],
+                    currency=self.account.currency,
+                    product=self.account.product,
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
 
     def changes(self):
         return {name: value for name, value in self.cleaned_data.items() if value is not None}
 
 
 class MovementForm(AmountForm):
-    """A deposit or withdrawal of `amount` in the account's `currency`."""
+    """A deposit or withdrawal of `amount` in the currency of `account`."""
 
     amount = _amount_field()
-    description = forms.CharField(
-        max_length=Posting._meta.get_field("description").max_length, required=False
-    )
+    description = _text_field(Posting, "description", required=False)
     value_date = forms.DateField(required=False, help_text="Default: today.")
-    external_reference = forms.CharField(
-        max_length=Posting._meta.get_field("external_reference").max_length,
+    external_reference = _text_field(
+        Posting,
+        "external_reference",
         required=False,
         help_text="Your own reference of the movement, shown on the statement.",
     )
@@ -140,10 +154,8 @@ class TransferForm(AmountForm):
 
     from_account = forms.CharField(max_length=32, help_text="Reference of the debited account.")
     to_account = forms.CharField(max_length=32, help_text="Reference of the credited account.")
-    amount = _amount_field()
-    description = forms.CharField(
-        max_length=Posting._meta.get_field("description").max_length, required=False
-    )
+    amount = _amount_field(help_text="A decimal string in the accounts' currency.")
+    description = _text_field(Posting, "description", required=False)
 
     def __init__(self, *args, find_account, **kwargs):
         super().__init__(*args, **kwargs)
@@ -155,18 +167,14 @@ class TransferForm(AmountForm):
     def clean_to_account(self):
         return self.find_account(self.cleaned_data["to_account"])
 
-    def clean_amount(self):
-        if "from_account" not in self.cleaned_data:
-            return self.cleaned_data["amount"]  # no currency to check the places against
-        return super().clean_amount()
-
-    def _currency(self):
-        return self.cleaned_data["from_account"].currency
+    def currency_of(self, cleaned):
+        source = cleaned.get("from_account")
+        return source.currency if source else None
 
 
 class HoldForm(AmountForm):
     amount = _amount_field()
-    reason = forms.CharField(max_length=Hold._meta.get_field("reason").max_length)
+    reason = _text_field(Hold, "reason")
     expires_at = UtcDateTimeField(
         required=False, help_text="ISO 8601, in the future; the hold stops counting then."
     )

@@ -486,3 +486,39 @@ def test_idempotent_transfer_and_hold_and_opening(api, holder, funded):
 def test_lifecycle_operations_refuse_the_idempotency_key(api, funded):
     body = problem(api.post(f"{BASE}/{funded}/freeze", headers={"Idempotency-Key": "f"}), 400)
     assert body["type"].endswith("/idempotency-key-not-supported")
+
+
+# --- query budgets ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", [5, 50])
+def test_account_list_query_budget_does_not_depend_on_page_size(
+    api, tenant, page, django_assert_max_num_queries
+):
+    with tenant_context(tenant):
+        accounts = AccountFactory.create_batch(page, tenant=tenant)
+        # Some with a hold that has expired since: their available balance sums live holds.
+        for account in accounts[::2]:
+            services.place_hold(account=account, amount=Decimal("1"), reason="x",
+                                expires_at=timezone.now() + datetime.timedelta(hours=1))  # fmt: skip
+        AccountBalance.objects.update(next_hold_expiry=timezone.now())
+    with django_assert_max_num_queries(LIST_BUDGET):
+        body = api.get(BASE, {"limit": page}).json()
+    assert len(body["data"]) == page
+    assert {a["available_balance"] for a in body["data"]} == {"0.00"}
+
+
+@pytest.mark.parametrize("page", [5, 50])
+def test_statement_page_query_budget_does_not_depend_on_page_size(
+    api, tenant, page, django_assert_max_num_queries
+):
+    account = funded_account(tenant, "1000.00")
+    with tenant_context(tenant):
+        for _ in range(page):
+            services.withdraw(account=account, amount=Decimal("1.00"))
+    url = f"{BASE}/{account.reference}/transactions"
+    with django_assert_max_num_queries(LIST_BUDGET):
+        body = api.get(url, {"limit": page}).json()
+    assert len(body["data"]) == page and body["next_cursor"]
+    with django_assert_max_num_queries(LIST_BUDGET):
+        assert len(api.get(url, {"limit": page, "cursor": body["next_cursor"]}).json()["data"])
