@@ -3,7 +3,6 @@ selector. Every money-moving POST (and opening an account, placing a hold) honou
 `Idempotency-Key`."""
 
 from accounts import selectors, services
-from accounts.models import Account, Hold
 from accounts.forms import (
     AccountFilterForm,
     AccountOpenForm,
@@ -14,6 +13,7 @@ from accounts.forms import (
     StatementQueryForm,
     TransferForm,
 )
+from accounts.models import Account, Hold
 from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, operation
@@ -142,6 +142,7 @@ class Statement(ApiView):
         account = selectors.get_account(ref)
         period = self.query(request, StatementQueryForm)
         postings = selectors.statement(account, since=period["from"], until=period["to"])
+        postings = postings.select_related("journal")  # its public id: no query per row
         rows, cursor = paginate(request, postings, ordering=selectors.STATEMENT_ORDERING)
         return {
             "data": [transaction_json(p, account.currency) for p in rows],
@@ -174,9 +175,7 @@ class Deposit(ApiView):
 
 
 class Withdrawal(ApiView):
-    @operation(
-        operation_id="createWithdrawal", summary="Pay money out of the account", **MOVEMENT
-    )
+    @operation(operation_id="createWithdrawal", summary="Pay money out of the account", **MOVEMENT)
     def post(self, request, ref):
         return _move(self, request, ref, services.withdraw)
 

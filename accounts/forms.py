@@ -19,10 +19,8 @@ from customers.models import Customer
 AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 4}
 
 
-def _amount_field(**kwargs):
-    return forms.DecimalField(
-        **AMOUNT_DIGITS, help_text="A decimal string in the account's currency.", **kwargs
-    )
+def _amount_field(help_text="A decimal string in the account's currency."):
+    return forms.DecimalField(**AMOUNT_DIGITS, help_text=help_text)
 
 
 def _text_field(model, name, **kwargs):

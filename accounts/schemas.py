@@ -7,7 +7,7 @@ from core.api.schema import DECIMAL_PATTERN, component
 _MONEY = {
     "type": "string",
     "pattern": DECIMAL_PATTERN,
-    "description": "Decimal string with the currency's minor-unit places (`\"250.50\"`).",
+    "description": 'Decimal string with the currency\'s minor-unit places (`"250.50"`).',
 }
 _DATE = {"type": "string", "format": "date"}
 _NULLABLE_DATE = {"type": ["string", "null"], "format": "date"}

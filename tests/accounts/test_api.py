@@ -1,16 +1,20 @@
 """The accounts part of the partner API: every endpoint, happy and refused."""
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.utils import timezone
 
-from accounts.models import Hold, Journal, Posting
+from accounts import services
+from accounts.models import AccountBalance, Hold, Journal, Posting
 from core.context import tenant_context
+from tests.accounts.factories import AccountFactory, funded_account
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
 
 BASE = "/api/v1/accounts"
+LIST_BUDGET = 10
 
 
 def problem(response, status):
@@ -37,8 +41,9 @@ def holder(tenant):
 
 
 def open_account(api, customer, currency="EUR", **fields):
-    return created(api.post(BASE, {"customer": customer, "product": "current",
-                                   "currency": currency, **fields}))  # fmt: skip
+    return created(
+        api.post(BASE, {"customer": customer, "product": "current", "currency": currency, **fields})
+    )
 
 
 def deposit(api, ref, amount, **fields):
@@ -96,33 +101,49 @@ def test_money_has_the_currency_s_minor_unit(api, holder):
 def test_open_for_a_customer_not_active_and_verified_is_422(api, tenant, status, kyc_status, why):
     with tenant_context(tenant):
         ref = CustomerFactory(tenant=tenant, status=status, kyc_status=kyc_status).reference
-    body = problem(
-        api.post(BASE, {"customer": ref, "product": "current", "currency": "EUR"}), 422
-    )
+    body = problem(api.post(BASE, {"customer": ref, "product": "current", "currency": "EUR"}), 422)
     assert body["type"].endswith("/business-rule") and why in body["detail"]
     assert api.get(BASE).json()["data"] == []
 
 
 def test_open_with_bad_fields_is_400_naming_each(api, holder, other_tenant):
     body = problem(
-        api.post(BASE, {"customer": "CUS-999999", "product": "gold", "currency": "EURO"}), 400
+        api.post(BASE, {"customer": "CUS-999999", "product": "gold", "currency": "QQQ"}), 400
     )
-    assert set(body["errors"]) == {"customer", "product", "currency"}
+    assert body["errors"] == {
+        "customer": ["No customer with this reference."],
+        "product": ["Select a valid choice. gold is not one of the available choices."],
+        "currency": ["'QQQ' is not the ISO 4217 code of a currency in use, such as EUR."],
+    }
+    # The wrong JSON type or form is refused before anything is looked up.
     body = problem(
-        api.post(BASE, {"customer": holder, "product": "current", "currency": "QQQ"}), 400
+        api.post(BASE, {"customer": holder, "product": "current", "currency": "EURO"}), 400
     )
     assert list(body["errors"]) == ["currency"]
+    body = problem(
+        api.post(
+            BASE,
+            {"customer": holder, "product": "savings", "currency": "EUR", "overdraft_limit": "10"},
+        ),
+        400,
+    )
+    assert body["errors"] == {"overdraft_limit": ["A savings account has no overdraft."]}
     for limit in ("-1", "0.001", 5):
         body = problem(
             api.post(
                 BASE,
-                {"customer": holder, "product": "current", "currency": "EUR",
-                 "overdraft_limit": limit},  # fmt: skip
+                {
+                    "customer": holder,
+                    "product": "current",
+                    "currency": "EUR",
+                    "overdraft_limit": limit,
+                },
             ),
             400,
         )
         assert list(body["errors"]) == ["overdraft_limit"]
-    foreign = holder_of(other_tenant)
+    holder_of(other_tenant)
+    foreign = holder_of(other_tenant)  # CUS-000002: no such customer here
     body = problem(
         api.post(BASE, {"customer": foreign, "product": "current", "currency": "EUR"}), 400
     )
@@ -162,9 +183,9 @@ def test_another_tenant_s_account_is_404_everywhere(api, other_api, funded):
         other_api.get(f"{BASE}/{funded}/holds"),
         other_api.post(f"{BASE}/{funded}/holds", {"amount": "1.00", "reason": "x"}),
     ):
-        assert problem(response, 404)["detail"] == problem(
-            api.get(f"{BASE}/ACC-999999"), 404
-        )["detail"].replace("ACC-999999", funded)
+        assert problem(response, 404)["detail"] == problem(api.get(f"{BASE}/ACC-999999"), 404)[
+            "detail"
+        ].replace("ACC-999999", funded)
     assert balances(api, funded) == ("100.00", "100.00")
 
 
@@ -208,9 +229,10 @@ def test_freeze_unfreeze_and_close(api, funded):
     closed = api.post(f"{BASE}/{funded}/close").json()
     assert closed["status"] == "closed" and closed["closed_on"] == timezone.localdate().isoformat()
     problem(api.post(f"{BASE}/{funded}/close"), 409)
-    assert "closed" in problem(api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00"}), 422)[
-        "detail"
-    ]
+    assert (
+        "closed"
+        in problem(api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00"}), 422)["detail"]
+    )
     assert api.get(BASE, {"status": "closed"}).json()["data"] == [closed]
 
 
@@ -265,7 +287,7 @@ def test_deposit_answers_the_posting(api, account, tenant):
         ("1e2", None),
         ("ten", None),
         ("", "This field is required."),
-        (None, "This field is required."),
+        (None, "Must be a string."),
         ("99999999999999999999", None),
     ],
 )
@@ -275,21 +297,34 @@ def test_bad_amounts_are_400_naming_amount(api, funded, amount, message):
         assert list(body["errors"]) == ["amount"]
         if message:
             assert body["errors"]["amount"] == [message]
-    body = problem(api.post("/api/v1/transfers", {"from_account": funded, "to_account": funded,
-                                                  "amount": amount}), 400)  # fmt: skip
+    body = problem(
+        api.post(
+            "/api/v1/transfers", {"from_account": funded, "to_account": funded, "amount": amount}
+        ),
+        400,
+    )
     assert list(body["errors"]) == ["amount"]
     assert balances(api, funded) == ("100.00", "100.00")
 
 
 def test_other_bad_movement_fields(api, funded):
     body = problem(
+        api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00", "memo": "x", "description": 5}),
+        400,
+    )
+    assert body["errors"] == {
+        "memo": ["Unknown field."],
+        "description": ["Must be a string or null."],
+    }
+    body = problem(
         api.post(
             f"{BASE}/{funded}/deposits",
-            {"amount": "1.00", "value_date": "31/01/2025", "memo": "x", "description": 5},
+            {"amount": "1.00", "value_date": "31/01/2025", "description": "x" * 201},
         ),
         400,
     )
-    assert set(body["errors"]) == {"value_date", "memo", "description"}
+    assert set(body["errors"]) == {"value_date", "description"}
+    assert balances(api, funded) == ("100.00", "100.00")
 
 
 def test_withdrawal_within_available_balance_only(api, funded):
@@ -333,11 +368,11 @@ def test_transfer(api, holder, funded):
 def test_transfer_refusals(api, other_api, holder, other_tenant, funded):
     dollars = open_account(api, holder, currency="USD")["reference"]
     euros = open_account(api, holder)["reference"]
-    foreign = open_account(other_api, holder_of(other_tenant))["reference"]
+    other_holder = holder_of(other_tenant)
+    # The other bank's fourth account: a reference that does not exist here.
+    foreign = [open_account(other_api, other_holder) for _ in range(4)][-1]["reference"]
     assert "currenc" in problem(transfer(api, funded, dollars, "1.00"), 422)["detail"]
-    assert problem(transfer(api, funded, euros, "100.01"), 422)["type"].endswith(
-        "/business-rule"
-    )
+    assert problem(transfer(api, funded, euros, "100.01"), 422)["type"].endswith("/business-rule")
     # Another bank's account is as unknown as one that does not exist, on either side.
     unknown = problem(transfer(api, funded, "ACC-999999", "1.00"), 404)["detail"]
     assert problem(transfer(api, funded, foreign, "1.00"), 404)["detail"] == unknown.replace(
@@ -380,14 +415,14 @@ def test_statement_period(api, account, tenant):
     ref = account["reference"]
     today = timezone.localdate()
     deposit(api, ref, "1.00")
-    assert len(api.get(f"{BASE}/{ref}/transactions", {"from": today.isoformat()}).json()["data"]) == 1
+    assert (
+        len(api.get(f"{BASE}/{ref}/transactions", {"from": today.isoformat()}).json()["data"]) == 1
+    )
     tomorrow = (today + datetime.timedelta(days=1)).isoformat()
     yesterday = (today - datetime.timedelta(days=1)).isoformat()
     assert api.get(f"{BASE}/{ref}/transactions", {"from": tomorrow}).json()["data"] == []
     assert api.get(f"{BASE}/{ref}/transactions", {"to": yesterday}).json()["data"] == []
-    body = problem(
-        api.get(f"{BASE}/{ref}/transactions", {"from": tomorrow, "to": yesterday}), 400
-    )
+    body = problem(api.get(f"{BASE}/{ref}/transactions", {"from": tomorrow, "to": yesterday}), 400)
     assert list(body["errors"]) == ["to"]
     assert list(problem(api.get(f"{BASE}/{ref}/transactions", {"from": "May"}), 400)["errors"]) == [
         "from"
@@ -430,7 +465,9 @@ def test_hold_refusals(api, funded, other_api):
 def test_an_expired_hold_stops_counting(api, funded, tenant):
     url = f"{BASE}/{funded}/holds"
     soon = timezone.now() + datetime.timedelta(hours=1)
-    hold = created(api.post(url, {"amount": "40.00", "reason": "x", "expires_at": soon.isoformat()}))
+    hold = created(
+        api.post(url, {"amount": "40.00", "reason": "x", "expires_at": soon.isoformat()})
+    )
     assert balances(api, funded) == ("100.00", "60.00")
     # An hour passes: moved back in the database rather than waited for.
     with tenant_context(tenant):
@@ -495,17 +532,25 @@ def test_lifecycle_operations_refuse_the_idempotency_key(api, funded):
 def test_account_list_query_budget_does_not_depend_on_page_size(
     api, tenant, page, django_assert_max_num_queries
 ):
+    accounts = AccountFactory.create_batch(page, tenant=tenant)
     with tenant_context(tenant):
-        accounts = AccountFactory.create_batch(page, tenant=tenant)
         # Some with a hold that has expired since: their available balance sums live holds.
         for account in accounts[::2]:
-            services.place_hold(account=account, amount=Decimal("1"), reason="x",
-                                expires_at=timezone.now() + datetime.timedelta(hours=1))  # fmt: skip
+            services.deposit(account=account, amount=Decimal("1"))
+            services.place_hold(
+                account=account,
+                amount=Decimal("1"),
+                reason="x",
+                expires_at=timezone.now() + datetime.timedelta(hours=1),
+            )
+        Hold.objects.update(expires_at=timezone.now())
         AccountBalance.objects.update(next_hold_expiry=timezone.now())
     with django_assert_max_num_queries(LIST_BUDGET):
         body = api.get(BASE, {"limit": page}).json()
     assert len(body["data"]) == page
-    assert {a["available_balance"] for a in body["data"]} == {"0.00"}
+    # The expired holds no longer count: available equals balance everywhere.
+    assert all(a["available_balance"] == a["balance"] for a in body["data"])
+    assert sum(a["balance"] == "1.00" for a in body["data"]) == len(accounts[::2])
 
 
 @pytest.mark.parametrize("page", [5, 50])

@@ -153,7 +153,8 @@ def _check_accounts(api, tenant, check):
     soon = (timezone.now() + datetime.timedelta(days=1)).isoformat()
     hold = check(
         api.post(
-            f"/api/v1/accounts/{ref}/holds", {"amount": "2.00", "reason": "card", "expires_at": soon}
+            f"/api/v1/accounts/{ref}/holds",
+            {"amount": "2.00", "reason": "card", "expires_at": soon},
         ),
         "POST",
         holds,

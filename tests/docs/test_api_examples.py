@@ -208,9 +208,7 @@ def _bound_id(documented, real, replay, where):
 
 def _resolve_target(target, replay):
     path, _, query = target.partition("?")
-    segments = [
-        str(replay.ids.get(int(s) if s.isdigit() else s, s)) for s in path.split("/")
-    ]
+    segments = [str(replay.ids.get(int(s) if s.isdigit() else s, s)) for s in path.split("/")]
     path = "/".join(segments)
     if ANY in query:
         assert replay.cursor, "a request uses `…` for a cursor, but no list has given one yet"
@@ -361,7 +359,10 @@ def test_documented_ids_bind_once_and_stay_bound():
     assert _resolve_target("/api/v1/customers/CUS-000002/relationships/1", replay).endswith(
         "/relationships/41"
     )
-    documented, real = "3b0c6f2e-5d1a-4b8e-9c07-2f4e6a1d9b55", "0f6ad7a8-59b2-4c1e-8d3b-61c0e2f4a7d9"
+    documented, real = (
+        "3b0c6f2e-5d1a-4b8e-9c07-2f4e6a1d9b55",
+        "0f6ad7a8-59b2-4c1e-8d3b-61c0e2f4a7d9",
+    )
     assert mismatches({"id": documented}, {"id": real}, replay) == []
     assert mismatches({"id": documented}, {"id": documented}, replay)  # bound to `real`
     assert mismatches({"id": documented}, {"id": 43}, replay)
