@@ -26,7 +26,8 @@ How a response is checked:
   in its place, and later responses must show the same real id for it.
 
 The replay runs as a fresh tenant `harbour` whose key is named "Acme Payments production", from
-the documentation address 203.0.113.7, beside another tenant that has a customer CUS-000050.
+the documentation address 203.0.113.7, beside another tenant that has a customer CUS-000050 with
+an account ACC-000050.
 """
 
 import json
@@ -39,7 +40,9 @@ from django.urls import URLPattern
 
 from core.context import system_scope
 from core.models import PartnerKey
+from accounts import urls as account_urls
 from customers import urls as customer_urls
+from tests.accounts.factories import AccountFactory
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
 
@@ -280,8 +283,10 @@ def replay_all(text, api):
 
 @pytest.fixture
 def doc_api(tenant, other_tenant):
-    """An all-scopes key of a fresh `harbour` tenant, beside another bank's CUS-000050."""
-    CustomerFactory(tenant=other_tenant, reference="CUS-000050", first_name="Other")
+    """An all-scopes key of a fresh `harbour` tenant, beside another bank's CUS-000050 and its
+    account ACC-000050."""
+    other = CustomerFactory(tenant=other_tenant, reference="CUS-000050", first_name="Other")
+    AccountFactory(tenant=other_tenant, customer=other, reference="ACC-000050", currency="EUR")
     api = make_api_client(tenant)
     with system_scope():
         PartnerKey.objects.filter(tenant=tenant).update(name=KEY_NAME)
@@ -302,10 +307,10 @@ def _route_regex(route):
     return re.compile(rf"^/api/v1/{pattern}/?(\?.*)?$")
 
 
-def test_every_customer_endpoint_has_an_example():
+def test_every_customer_and_account_endpoint_has_an_example():
     examples = parse_examples(DOC.read_text(encoding="utf-8"))
     missing = []
-    for entry in customer_urls.urlpatterns:
+    for entry in [*customer_urls.urlpatterns, *account_urls.urlpatterns]:
         route = str(entry.pattern)
         if not isinstance(entry, URLPattern) or route.endswith("/"):
             continue
