@@ -193,7 +193,7 @@ class Transfers(ApiView):
         tags=TAGS,
     )
     def post(self, request):
-        form = self.validate(TransferForm(data=request.json, find_account=selectors.get_account))
+        form = self.validate(TransferForm(data=request.json))
         data = form.cleaned_data
         journal = services.transfer(**data, by=request.partner_key)
         source, target = data["from_account"], data["to_account"]

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts import rules
 from accounts.models import Account, Hold, Posting
+from core.errors import NotFound
 from core.forms import UtcDateTimeField
 from customers.models import Customer
 
@@ -147,23 +148,24 @@ class MovementForm(AmountForm):
 
 
 class TransferForm(AmountForm):
-    """`from_account` and `to_account` are looked up with `find_account`, whose refusal (an
-    unknown or another tenant's account) answers 404 like any account in a path."""
+    """An unknown account, or another tenant's, answers 404 (`NotFound` from `clean()`), as
+    any account in a path does: whether it exists elsewhere is never told."""
 
     from_account = forms.CharField(max_length=32, help_text="Reference of the debited account.")
     to_account = forms.CharField(max_length=32, help_text="Reference of the credited account.")
     amount = _amount_field(help_text="A decimal string in the accounts' currency.")
     description = _text_field(Posting, "description", required=False)
 
-    def __init__(self, *args, find_account, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.find_account = find_account
-
-    def clean_from_account(self):
-        return self.find_account(self.cleaned_data["from_account"])
-
-    def clean_to_account(self):
-        return self.find_account(self.cleaned_data["to_account"])
+    def clean(self):
+        sides = [name for name in ("from_account", "to_account") if name in self.cleaned_data]
+        references = {self.cleaned_data[name] for name in sides}
+        # Both in one query: the transfer's request path is kept short.
+        found = {a.reference: a for a in Account.objects.filter(reference__in=references)}
+        for name in sides:
+            if self.cleaned_data[name] not in found:
+                raise NotFound("No account with this reference.")
+            self.cleaned_data[name] = found[self.cleaned_data[name]]
+        return super().clean()
 
     def currency_of(self, cleaned):
         source = cleaned.get("from_account")

@@ -38,9 +38,9 @@ from pathlib import Path
 import pytest
 from django.urls import URLPattern
 
+from accounts import urls as account_urls
 from core.context import system_scope
 from core.models import PartnerKey
-from accounts import urls as account_urls
 from customers import urls as customer_urls
 from tests.accounts.factories import AccountFactory
 from tests.conftest import make_api_client
