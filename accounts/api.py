@@ -2,6 +2,8 @@
 selector. Every money-moving POST (and opening an account, placing a hold) honours
 `Idempotency-Key`."""
 
+from decimal import Decimal
+
 from accounts import selectors, services
 from accounts.forms import (
     AccountFilterForm,
@@ -13,12 +15,14 @@ from accounts.forms import (
     StatementQueryForm,
     TransferForm,
 )
-from accounts.models import Account, Hold
+from accounts.models import Account, Hold, Posting
 from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
 from core.errors import NotFound
+from core.forms import AsOfQueryForm
+from core.history import version_as_of
 from customers import selectors as customer_selectors
 
 TAGS = ("accounts",)
@@ -69,11 +73,15 @@ class AccountDetail(ApiView):
     @operation(
         operation_id="getAccount",
         scope="accounts:read",
-        summary="Read an account with its balances",
+        summary="Read an account with its balances (as they were at `as_of`, if given)",
+        query_form=AsOfQueryForm,
         response=ACCOUNT,
         tags=TAGS,
     )
     def get(self, request, ref):
+        as_of = self.query(request, AsOfQueryForm)["as_of"]
+        if as_of is not None:
+            return account_json(*_account_as_of(ref, as_of))
         return account_json(selectors.get_account(ref))
 
     @operation(
@@ -91,6 +99,31 @@ class AccountDetail(ApiView):
         form = self.validate(AccountUpdateForm(data=request.json, account=account))
         services.update_account(account=account, changes=form.changes(), by=request.partner_key)
         return account_json(selectors.get_account(ref))
+
+
+def _account_as_of(reference, when):
+    """The customer account `reference` as it was at `when` (closed or deleted since, or not),
+    with its balance and available balance then; NotFound if it did not exist yet."""
+    current = Account.all_objects.customer_accounts().filter(reference=reference).first()
+    account = version_as_of(Account, pk=current.pk, when=when) if current else None
+    if account is None:
+        raise NotFound(f"No account {reference} at {when.isoformat()}.")
+    # Postings and holds are never rewritten: the last balance_after before `when` is the
+    # balance then, and the holds placed by then and neither released nor expired by then
+    # were the ones withholding money.
+    balance = (
+        Posting.objects.filter(account_id=current.pk, posted_at__lte=when)
+        .order_by(*selectors.STATEMENT_ORDERING)
+        .values_list("balance_after", flat=True)
+        .first()
+    ) or Decimal(0)
+    held = (
+        Hold.objects.filter(account_id=current.pk, created_at__lte=when)
+        .exclude(released_at__lte=when)
+        .active(when)
+        .total()
+    )
+    return account, balance, balance - held + account.overdraft_limit
 
 
 def _lifecycle(request, ref, service):

@@ -6,8 +6,11 @@ Money is a string with the currency's minor-unit places: `"250.50"`, JPY `"250"`
 from accounts.currencies import format_amount as money
 
 
-def account_json(account):
+def account_json(account, balance=None, available_balance=None):
+    """`balance` and `available_balance` default to the account's current ones."""
     currency = account.currency
+    if balance is None:
+        balance, available_balance = account.balance, account.available_balance
     return {
         "reference": account.reference,
         "account_number": account.account_number,
@@ -15,8 +18,8 @@ def account_json(account):
         "product": account.product,
         "currency": currency,
         "status": account.status,
-        "balance": money(account.balance, currency),
-        "available_balance": money(account.available_balance, currency),
+        "balance": money(balance, currency),
+        "available_balance": money(available_balance, currency),
         "overdraft_limit": money(account.overdraft_limit, currency),
         "opened_on": account.opened_on,
         "closed_on": account.closed_on,

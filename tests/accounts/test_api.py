@@ -596,3 +596,47 @@ def test_a_transfer_costs_a_fixed_few_queries(api, holder, funded, django_assert
             headers={"Idempotency-Key": "q"},
         )
     assert created(response)["amount"] == "1.00"
+
+
+def test_as_of_answers_the_account_and_its_balances_then(api, funded, tenant):
+    moments = []
+    for step in (
+        lambda: api.patch(f"{BASE}/{funded}", {"overdraft_limit": "50"}),
+        lambda: api.post(f"{BASE}/{funded}/holds", {"amount": "30.00", "reason": "card"}),
+        lambda: api.post(f"{BASE}/{funded}/withdrawals", {"amount": "60.00"}),
+        lambda: api.post(f"{BASE}/{funded}/freeze"),
+    ):
+        moments.append(timezone.now().isoformat())
+        assert step().status_code in (200, 201)
+    moments.append(timezone.now().isoformat())
+
+    def then(moment):
+        body = api.get(f"{BASE}/{funded}", {"as_of": moment}).json()
+        return body["status"], body["balance"], body["available_balance"]
+
+    assert [then(m) for m in moments] == [
+        ("active", "100.00", "100.00"),
+        ("active", "100.00", "150.00"),
+        ("active", "100.00", "120.00"),
+        ("active", "40.00", "60.00"),
+        ("frozen", "40.00", "60.00"),
+    ]
+    problem(api.get(f"{BASE}/{funded}", {"as_of": "2000-01-01T00:00:00Z"}), 404)
+    problem(api.get(f"{BASE}/{funded}", {"as_of": "yesterday"}), 400)
+
+
+def test_a_nul_in_a_reference_is_404_not_500(api, funded):
+    for response in (
+        api.get(f"{BASE}/ACC%00"),
+        api.get(f"{BASE}/ACC%00", {"as_of": "2030-01-01T00:00:00Z"}),
+        api.post(f"{BASE}/ACC%00/deposits", {"amount": "1.00"}),
+        api.get(BASE, {"customer": "CUS\x00"}),
+    ):
+        assert response.status_code in (400, 404), response.content
+    body = problem(
+        api.post(
+            "/api/v1/transfers", {"from_account": funded, "to_account": "A\x00", "amount": "1.00"}
+        ),
+        400,
+    )
+    assert list(body["errors"]) == ["to_account"]
