@@ -160,7 +160,8 @@ class TransferForm(AmountForm):
         sides = [name for name in ("from_account", "to_account") if name in self.cleaned_data]
         references = {self.cleaned_data[name] for name in sides}
         # Both in one query: the transfer's request path is kept short.
-        found = {a.reference: a for a in Account.objects.filter(reference__in=references)}
+        accounts = Account.objects.customer_accounts().filter(reference__in=references)
+        found = {account.reference: account for account in accounts}
         for name in sides:
             if self.cleaned_data[name] not in found:
                 raise NotFound("No account with this reference.")

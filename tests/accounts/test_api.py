@@ -640,3 +640,21 @@ def test_a_nul_in_a_reference_is_404_not_500(api, funded):
         400,
     )
     assert list(body["errors"]) == ["to_account"]
+
+
+def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
+    """The settlement account exists (the deposit's other side) but is no partner's business."""
+    for response in (
+        api.get(f"{BASE}/SETTLEMENT-EUR"),
+        api.get(f"{BASE}/SETTLEMENT-EUR", {"as_of": timezone.now().isoformat()}),
+        api.get(f"{BASE}/SETTLEMENT-EUR/transactions"),
+        api.post(f"{BASE}/SETTLEMENT-EUR/withdrawals", {"amount": "1.00"}),
+        api.post(f"{BASE}/SETTLEMENT-EUR/freeze"),
+        api.get(f"{BASE}/SETTLEMENT-EUR/holds"),
+        api.post(
+            "/api/v1/transfers",
+            {"from_account": "SETTLEMENT-EUR", "to_account": funded, "amount": "1.00"},
+        ),
+    ):
+        assert problem(response, 404)["detail"].startswith("No account ")
+    assert balances(api, funded) == ("100.00", "100.00")
