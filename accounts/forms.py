@@ -16,8 +16,9 @@ from core.errors import NotFound
 from core.forms import UtcDateTimeField
 from customers.models import Customer
 
-# The ledger's columns hold 20 digits, 4 after the point: more is refused before any rule.
-AMOUNT_DIGITS = {"max_digits": 20, "decimal_places": 4}
+# The ledger's columns hold 16 digits before the point; one movement may use 14 of them, so a
+# balance reaches the columns' limit only after a hundred of the largest movements.
+AMOUNT_DIGITS = {"max_digits": 18, "decimal_places": 4}
 
 
 def _amount_field(help_text="A decimal string in the account's currency."):

@@ -38,6 +38,7 @@ def seed(tenant):
             bare.reference,
             account.reference,
             frozen.reference,
+            f"SETTLEMENT-{account.currency}",  # the bank's own: never a partner's (404)
         ],
         "relationship_id": [relationship.pk],
         "hold_id": [str(hold.public_id)],
