@@ -2,6 +2,7 @@
 selector. Every money-moving POST (and opening an account, placing a hold) honours
 `Idempotency-Key`."""
 
+import hashlib
 from decimal import Decimal
 
 from accounts import selectors, services
@@ -19,6 +20,7 @@ from accounts.models import Account, Hold, Posting
 from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, operation
+from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.api.pagination import paginate
 from core.errors import NotFound
 from core.forms import AsOfQueryForm
@@ -135,6 +137,16 @@ class AccountDetail(ApiView):
         return account_json(_get_account(ref))
 
 
+def _journal_key(request):
+    """The request's Idempotency-Key as the journal keeps it for good (the API's stored
+    response is purged after a day): a retry even later posts nothing twice. Namespaced by
+    partner key, as the API's keys are, and hashed to fit."""
+    key = request.headers.get(IDEMPOTENCY_HEADER, "")
+    if not key:
+        return ""
+    return f"api:{request.partner_key.pk}:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
 def _lifecycle(request, ref, service):
     service(account=_get_account(ref), by=request.partner_key)
     return account_json(_get_account(ref))
@@ -195,7 +207,12 @@ class Statement(ApiView):
 def _move(view, request, ref, service):
     account = _get_account(ref)
     form = view.validate(MovementForm(data=request.json, account=account))
-    posting = service(account=account, **form.cleaned_data, by=request.partner_key)
+    posting = service(
+        account=account,
+        **form.cleaned_data,
+        idempotency_key=_journal_key(request),
+        by=request.partner_key,
+    )
     return transaction_json(posting, account.currency)
 
 
@@ -237,7 +254,9 @@ class Transfers(ApiView):
     def post(self, request):
         form = self.validate(TransferForm(data=request.json))
         data = form.cleaned_data
-        journal = services.transfer(**data, by=request.partner_key)
+        journal = services.transfer(
+            **data, idempotency_key=_journal_key(request), by=request.partner_key
+        )
         source, target = data["from_account"], data["to_account"]
         debit, credit = journal.posting_list
         debit.account, credit.account = source, target  # known: no query to load them

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AccountBalance, Hold, Journal, Posting
-from core.context import tenant_context
+from core.context import system_scope, tenant_context
+from core.models import IdempotencyRecord
 from tests.accounts.factories import AccountFactory, funded_account
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
@@ -658,3 +659,22 @@ def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
     ):
         assert problem(response, 404)["detail"].startswith("No account ")
     assert balances(api, funded) == ("100.00", "100.00")
+
+
+def test_a_retry_after_the_stored_response_is_purged_still_posts_once(api, funded, tenant):
+    url = f"{BASE}/{funded}/withdrawals"
+    key = {"Idempotency-Key": "late-retry"}
+    first = created(api.post(url, {"amount": "10.00"}, headers=key))
+    with system_scope():
+        IdempotencyRecord.objects.all().delete()  # as purge_idempotency_records does, a day on
+    again = created(api.post(url, {"amount": "10.00"}, headers=key))
+    assert again["id"] == first["id"] and again["balance_after"] == "90.00"
+    assert balances(api, funded) == ("90.00", "90.00")
+    with system_scope():
+        IdempotencyRecord.objects.all().delete()
+    assert problem(api.post(url, {"amount": "11.00"}, headers=key), 409)["type"].endswith(
+        "/conflict"
+    )
+    # Another integration of the bank may use the same key for its own movement.
+    other = make_api_client(tenant)
+    assert created(other.post(url, {"amount": "10.00"}, headers=key))["id"] != first["id"]
