@@ -1,16 +1,18 @@
 """`Idempotency-Key` for any POST: the first response is stored and replayed on retries.
 
-The record is inserted in the same transaction as the work. A second request with the same key
-blocks on the unique index until the first commits, then finds the stored response and replays
-it; if the first rolled back, the second does the work. So two concurrent requests run it once.
+The record is inserted in the same transaction as the work (`INSERT ... ON CONFLICT DO NOTHING`:
+no savepoint on the money path). A second request with the same key blocks on the unique index
+until the first commits, then finds the stored response and replays it; if the first rolled
+back, the second does the work. So two concurrent requests run it once.
 """
 
 import hashlib
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.http import HttpResponse
 
 from core.api.problems import ApiError
+from core.db.inserts import insert_unless_conflict
 from core.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
@@ -52,16 +54,14 @@ def run_idempotent(request, key, work):
         )
     request_fingerprint = fingerprint(request)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    key=key,
-                    partner_key=request.partner_key,
-                    method=request.method,
-                    path=request.path[:500],
-                    fingerprint=request_fingerprint,
-                )
-        except IntegrityError:
+        record = IdempotencyRecord(
+            key=key,
+            partner_key=request.partner_key,
+            method=request.method,
+            path=request.path[:500],
+            fingerprint=request_fingerprint,
+        )
+        if not insert_unless_conflict(record, conflict_fields=("tenant", "partner_key", "key")):
             existing = IdempotencyRecord.objects.get(partner_key=request.partner_key, key=key)
             return _replay(existing, request_fingerprint)
         response = work()

@@ -77,15 +77,21 @@ def _module(generated, name):
 def test_the_client_has_one_model_per_shared_schema(generated):
     models = _module(generated, "models")
     for name in ("Customer", "CustomerList", "Relationship", "BeneficialOwner", "AuditEvent",
-                 "AuditEventList", "Problem"):  # fmt: skip
+                 "AuditEventList", "Problem", "Account", "AccountList", "Transaction",
+                 "TransactionList", "Transfer", "Hold", "HoldList",
+                 "TransactionKind"):  # fmt: skip
         assert hasattr(models, name), name
     assert not [name for name in dir(models) if "Response200" in name or "Response201" in name]
     assert not [name for name in dir(models) if name.endswith(("Type", "Status", "Rating"))
                 and name not in ("CustomerType", "CustomerStatus", "KycStatus", "RiskRating",
-                                 "RelationshipType")]  # fmt: skip
+                                 "RelationshipType", "AccountStatus", "HoldStatus")]  # fmt: skip
     api = _module(generated, "api.customers")
     for name in ("create_customer", "list_customers", "get_customer", "update_customer",
                  "delete_customer", "add_relationship", "get_customer_history"):  # fmt: skip
+        assert importlib.import_module(f"{api.__name__}.{name}")
+    api = _module(generated, "api.accounts")
+    for name in ("open_account", "list_accounts", "create_deposit", "create_transfer",
+                 "list_transactions", "place_hold", "release_hold"):  # fmt: skip
         assert importlib.import_module(f"{api.__name__}.{name}")
 
 
