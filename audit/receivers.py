@@ -24,13 +24,16 @@ def record_history_row(sender, instance, history_instance, **kwargs):
     pk_name = model._meta.pk.attname
     older = None
     if history_instance.history_type != "+":
+        # The base manager: the history descriptor builds a manager class on every access.
+        # Only the compared columns, into a bare instance of the historical model.
         older = (
             type(history_instance)
-            .objects.filter(
+            ._base_manager.filter(
                 **{pk_name: getattr(history_instance, pk_name)},
                 history_id__lt=history_instance.history_id,
             )
             .order_by("-history_id")
+            .only(*(field.attname for field in history_instance.tracked_fields))
             .first()
         )
     changes = {
