@@ -52,7 +52,8 @@ class RecentValuesFilter(admin.SimpleListFilter):
 
 
 class ResourceTypeFilter(RecentValuesFilter):
-    title = parameter_name = field = "resource_type"
+    title = "resource type"
+    parameter_name = field = "resource_type"
 
 
 class ActionFilter(RecentValuesFilter):

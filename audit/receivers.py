@@ -2,6 +2,8 @@
 staff logins. Connected in `AuditConfig.ready()`; `disconnect()` exists for the benchmark that
 measures what the trail costs."""
 
+import functools
+
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
@@ -16,23 +18,39 @@ from core.signals import audit_event
 EMPTY = (None, "", [], {})
 
 
+@functools.cache
+def _previous_row_sql(historical_model):
+    """SQL reading the compared columns of an object's history row before a given one
+    (parameters: the row's history id, then the object's pk). Built by the ORM once per
+    model: building it on every write cost more than the database's answer."""
+    pk_name = historical_model.instance_type._meta.pk.attname
+    query = (
+        historical_model._base_manager.filter(history_id__lt=0)
+        .filter(**{pk_name: 0})
+        .order_by("-history_id")
+        .only(*(field.attname for field in historical_model.tracked_fields))[:1]
+    )
+    sql, _params = query.query.sql_with_params()
+    return sql
+
+
+def _previous_row(history_instance):
+    """The history row of the same object before `history_instance` (None if none is left)."""
+    model = type(history_instance)
+    pk = getattr(history_instance, model.instance_type._meta.pk.attname)
+    # A raw queryset still applies the fields' conversions from the database.
+    rows = model._base_manager.raw(_previous_row_sql(model), [history_instance.history_id, pk])
+    return next(iter(rows), None)
+
+
 def record_history_row(sender, instance, history_instance, **kwargs):
     """One event per history row, with the fields it changed against the previous row."""
     if not isinstance(history_instance, HistoryContext):
         return
     model = history_instance.instance_type
-    pk_name = model._meta.pk.attname
     older = None
     if history_instance.history_type != "+":
-        older = (
-            type(history_instance)
-            .objects.filter(
-                **{pk_name: getattr(history_instance, pk_name)},
-                history_id__lt=history_instance.history_id,
-            )
-            .order_by("-history_id")
-            .first()
-        )
+        older = _previous_row(history_instance)
     changes = {
         field.attname: [old, new]
         for field, (old, new) in declared_changes(older, history_instance).items()

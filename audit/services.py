@@ -9,22 +9,53 @@ from contextlib import nullcontext
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
-from django.db.models import BigIntegerField, Func
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditEvent, AuditEventLink
 from core.context import current_scope, get_request_info, system_scope
 
+# PostgreSQL: the event and its link rows in one round trip (a link per resource, so at least
+# one), with the writing transaction's id, which the sealer orders by (`audit/sealing.py`).
+INSERT_EVENT = """
+WITH event AS (
+    INSERT INTO audit_auditevent (tenant_id, occurred_at, action, resource_type, resource_id,
+        actor, channel, request_id, ip_address, user_agent, changes, related, xid)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb, %s::jsonb,
+        pg_current_xact_id()::text::bigint)
+    RETURNING id
+)
+INSERT INTO audit_auditeventlink (tenant_id, event_id, resource_type, resource_id)
+SELECT %s, event.id, link.resource_type, link.resource_id
+FROM event, unnest(%s::text[], %s::text[]) AS link(resource_type, resource_id)
+RETURNING event_id
+"""
 
-class TransactionId(Func):
-    """The writing transaction's id (PostgreSQL; NULL elsewhere), evaluated by the INSERT."""
 
-    template = "NULL"
-    output_field = BigIntegerField()
-
-    def as_postgresql(self, compiler, connection, **extra_context):
-        return "pg_current_xact_id()::text::bigint", []
+def _insert_in_one_statement(event, links):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            INSERT_EVENT,
+            [
+                event.tenant_id,
+                event.occurred_at,
+                event.action,
+                event.resource_type,
+                event.resource_id,
+                event.actor,
+                event.channel,
+                event.request_id,
+                event.ip_address,
+                event.user_agent,
+                json.dumps(event.changes),
+                json.dumps(event.related),
+                event.tenant_id,
+                [kind for kind, _ in links],
+                [ident for _, ident in links],
+            ],
+        )
+        event.pk = cursor.fetchone()[0]
+    event._state.adding = False
 
 
 def _json(value):
@@ -72,28 +103,31 @@ def record_event(
         user_agent=info.user_agent[:512],
         changes=_json(changes or {}),
         related=related,
-        xid=TransactionId(),
     )
+    # The link index finds the event in the history of the object itself and of each related
+    # one.
+    links = [
+        (kind, ident)
+        for kind, _, ident in (
+            ref.partition(":") for ref in [f"{resource_type}:{event.resource_id}", *related]
+        )
+    ]
     # The event belongs to the tenant of what changed. That is the current tenant, except for
     # platform rows (a tenant created, a failed login of an unknown user, a membership edited
     # by a superuser): those are written in system scope, which row-level security requires
     # for rows of no tenant or of a tenant other than the current one.
     platform = tenant_id is None or tenant_id != _current_tenant_id()
     with system_scope() if platform else nullcontext():
-        event.save()
-        # The link index finds the event in the history of the object itself and of each
-        # related one.
-        AuditEventLink.objects.bulk_create(
-            AuditEventLink(
-                tenant_id=tenant_id,
-                event_id=event.pk,
-                resource_type=kind,
-                resource_id=ident,
+        if connection.vendor == "postgresql":
+            _insert_in_one_statement(event, links)
+        else:
+            event.save()
+            AuditEventLink.objects.bulk_create(
+                AuditEventLink(
+                    tenant_id=tenant_id, event_id=event.pk, resource_type=kind, resource_id=ident
+                )
+                for kind, ident in links
             )
-            for kind, _, ident in (
-                ref.partition(":") for ref in [f"{resource_type}:{event.resource_id}", *related]
-            )
-        )
     if settings.AUDIT_SEAL_ON_COMMIT:
         _seal_after_commit(tenant_id)
     return event

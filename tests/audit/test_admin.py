@@ -32,7 +32,7 @@ def test_changelist_lists_own_events_with_filters(staff_client, log):
     html = staff_client.get(CHANGELIST).content.decode()
     assert log.reference in html and "ACC-1" in html
     assert "THEIRS" not in html
-    for title in ("resource_type", "action", "channel", "actor"):
+    for title in ("resource type", "action", "channel", "actor"):
         assert f"By {title}" in html
     filtered = staff_client.get(CHANGELIST, {"action": "deposit"}).content.decode()
     assert "ACC-1" in filtered and log.reference not in filtered

@@ -159,6 +159,21 @@ def test_partner_key_issue_and_revoke(tenant):
     assert revoke.resource_id == str(key.pk) and revoke.tenant_id == tenant.pk
 
 
+def test_partner_key_revoked_in_the_back_office(staff_client, tenant):
+    with system_scope():
+        key, _raw = issue_partner_key(tenant=tenant, name="k", scopes=[])
+    start = last_id()
+    staff_client.post(
+        "/admin/core/partnerkey/",
+        {"action": "revoke_selected", "_selected_action": [key.pk]},
+        REMOTE_ADDR="198.51.100.9",
+    )
+    (revoke,) = new_events(start)
+    assert (revoke.action, revoke.actor, revoke.channel) == ("update", "user:hana", "admin")
+    assert revoke.changes["is_active"] == [True, False]
+    assert revoke.resource_id == str(key.pk) and revoke.ip_address == "198.51.100.9"
+
+
 def test_explicit_event_through_the_core_signal(in_tenant):
     with acting_as("system:posting"):
         emit_audit_event(
@@ -245,4 +260,3 @@ def test_national_id_never_in_clear_in_events_api_or_export(api, staff_client, t
         ("create", "customers.customer", ref),
         ("update", "customers.customer", ref),
     ]
-
