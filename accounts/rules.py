@@ -141,6 +141,12 @@ def check_can_post(account):
         raise RuleViolation(f"{account.reference} is {account.status}; nothing posts to it.")
 
 
+def check_can_hold(account):
+    """Holds go on any account still open (a frozen one included: a garnishment)."""
+    if account.deleted_at is not None or account.status == Status.CLOSED:
+        raise RuleViolation(f"{account.reference} is closed; it takes no holds.")
+
+
 def check_same_currency(accounts, currency):
     for account in accounts:
         if account.currency != currency:
