@@ -32,13 +32,16 @@ from accounts.admin_forms import (
     TransferForm,
 )
 from accounts.currencies import minor_unit
-from accounts.models import Account, Hold, Journal, Posting
+from accounts.models import Account, Hold, InternalCode, Journal, Posting
 from core.admin_base import (
     REFUSALS,
     SoftDeleteAdminMixin,
     TenantScopedAdmin,
     refusal_messages,
+    refusal_text,
 )
+
+LEDGER_CSS = {"all": ["accounts/admin.css"]}
 
 Status = Account.Status
 
@@ -57,6 +60,10 @@ def signed_money(amount, currency):
     """Postings read as statements do: "+100.00" credited, "-40.00" debited."""
     text = money(amount, currency)
     return text if amount < 0 else f"+{text}"
+
+
+def signed_with_currency(amount, currency):
+    return f"{signed_money(amount, currency)} {currency}"
 
 
 def account_label(account):
@@ -158,9 +165,7 @@ class RecentPostingsInline(ReadOnlyInline):
         return money(posting.balance_after, posting.account.currency)
 
     def get_queryset(self, request):
-        return (
-            super().get_queryset(request).select_related("account").order_by("-posted_at", "-id")
-        )
+        return super().get_queryset(request).select_related("account").order_by("-posted_at", "-id")
 
 
 class HoldsInline(ReadOnlyInline):
@@ -199,6 +204,22 @@ class KindFilter(admin.SimpleListFilter):
         return queryset
 
 
+class CurrencyFilter(admin.SimpleListFilter):
+    """The currencies the bank keeps accounts in: each has its settlement account, so a
+    handful of rows answer it instead of a DISTINCT over every account."""
+
+    title = "currency"
+    parameter_name = "currency"
+
+    def lookups(self, request, model_admin):
+        currencies = Account.objects.filter(internal_code=InternalCode.SETTLEMENT)
+        codes = sorted(set(currencies.values_list("currency", flat=True)))
+        return [(code, code) for code in codes]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(currency=self.value()) if self.value() else queryset
+
+
 @dataclass(frozen=True)
 class Transition:
     name: str  # of accounts.rules.TRANSITIONS, which says where it may go from
@@ -230,9 +251,9 @@ def _transition_action(name):
         return self.run_transition(request, queryset, name, action=name)
 
     action.__name__ = name
-    return admin.action(description=f"{transition.label} selected accounts", permissions=["change"])(
-        action
-    )
+    return admin.action(
+        description=f"{transition.label} selected accounts", permissions=["change"]
+    )(action)
 
 
 # Staff forms on an account's page: URL name -> (title, form, service, verb)
@@ -258,7 +279,7 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
         "shown_balance",
         "shown_available_balance",
     ]
-    list_filter = [KindFilter, "status", "product", "currency"]
+    list_filter = [KindFilter, "status", "product", CurrencyFilter]
     search_fields = ["reference", "account_number", "customer__search_name", "name"]
     search_help_text = "Reference, account number, or the customer's name."
     list_select_related = ["customer", "ledger_balance"]
@@ -266,6 +287,10 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
     ordering = ["reference"]
     actions = ["freeze", "unfreeze", "close"]
     inlines = [RecentPostingsInline, HoldsInline]
+
+    class Media:
+        css = LEDGER_CSS
+
     readonly_fields = [
         "reference",
         "account_number",
@@ -344,7 +369,8 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
     # --- pages ---
 
     def get_queryset(self, request):
-        return super().get_queryset(request).with_balances()
+        # Selecting related rows here, Django's changelist skips list_select_related.
+        return super().get_queryset(request).with_balances().select_related("customer")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
@@ -371,9 +397,6 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
         else:
             opened = services.open_account(**form.cleaned_data, by=request.user)
             obj.pk, obj.reference = opened.pk, opened.reference
-
-    def save_related(self, request, form, formsets, change):
-        pass  # the inlines are read-only
 
     # --- freeze, unfreeze, close: changelist actions and buttons on the account page ---
 
@@ -466,9 +489,8 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
                 arguments = {**arguments, "from_account": account}
             else:
                 arguments = {**arguments, "account": account}
-            try:
-                with transaction.atomic(using=router.db_for_write(Account)):
-                    getattr(services, service)(**arguments, by=request.user)
+            try:  # the service is its own transaction, retried on a deadlock
+                getattr(services, service)(**arguments, by=request.user)
             except REFUSALS as error:
                 for field, message in refusal_messages(error):
                     form.add_error(field if field in form.fields else None, message)
@@ -555,6 +577,10 @@ class HoldAdmin(LedgerListMixin, TenantScopedAdmin):
     search_help_text = "An account's reference or number, exactly."
     ordering = ["-id"]
     actions = ["release_selected"]
+
+    class Media:
+        css = LEDGER_CSS
+
     readonly_fields = [
         "public_id",
         "account",
@@ -597,7 +623,7 @@ class HoldAdmin(LedgerListMixin, TenantScopedAdmin):
                     services.release_hold(hold=hold, by=request.user)
                 done += 1
             except REFUSALS as error:
-                refused.append(f"{hold.public_id}: {'; '.join(m for _f, m in refusal_messages(error))}")
+                refused.append(f"Hold {hold.public_id}: {refusal_text(error)}")
         if done:
             self.message_user(request, f"Released {done} hold(s).", messages.SUCCESS)
         for message in refused:
@@ -611,6 +637,9 @@ class LedgerRecordAdmin(LedgerListMixin, TenantScopedAdmin):
     """Journals and postings are never changed or deleted (a reversal compensates a journal).
     They are not history-tracked, since the ledger is its own history: an object's "history"
     is its journal's audit event."""
+
+    class Media:
+        css = LEDGER_CSS
 
     def has_add_permission(self, request):
         return False
@@ -646,7 +675,7 @@ class JournalPostingsInline(ReadOnlyInline):
 
     @admin.display(description="amount")
     def signed_amount(self, posting):
-        return f"{signed_money(posting.amount, posting.account.currency)} {posting.account.currency}"
+        return signed_with_currency(posting.amount, posting.account.currency)
 
     @admin.display(description="balance after")
     def shown_balance_after(self, posting):
@@ -683,7 +712,9 @@ class JournalAdmin(LedgerRecordAdmin):
     @admin.display(description="reversal")
     def reversal(self, journal):
         if journal.reversal_of_id is not None:
-            return format_html("Reverses {}", change_link(journal.reversal_of, journal.reversal_of.public_id))
+            return format_html(
+                "Reverses {}", change_link(journal.reversal_of, journal.reversal_of.public_id)
+            )
         reversed_by = reversal_of(journal)
         if reversed_by is not None:
             return format_html("Reversed by {}", change_link(reversed_by, reversed_by.public_id))
@@ -720,12 +751,9 @@ class JournalAdmin(LedgerRecordAdmin):
         form = ReversalForm(request.POST or None)
         if request.method == "POST" and request.POST.get("post") == "yes" and form.is_valid():
             try:
-                with transaction.atomic(using=router.db_for_write(Journal)):
-                    reversal = services.reverse_journal(
-                        journal=journal,
-                        description=form.cleaned_data["description"],
-                        by=request.user,
-                    )
+                reversal = services.reverse_journal(
+                    journal=journal, description=form.cleaned_data["description"], by=request.user
+                )
             except REFUSALS as error:
                 for _field, message in refusal_messages(error):
                     form.add_error(None, message)
@@ -740,8 +768,8 @@ class JournalAdmin(LedgerRecordAdmin):
         rows = [
             (
                 posting.account,
-                f"{signed_money(posting.amount, posting.account.currency)} {posting.account.currency}",
-                f"{signed_money(-posting.amount, posting.account.currency)} {posting.account.currency}",
+                signed_with_currency(posting.amount, posting.account.currency),
+                signed_with_currency(-posting.amount, posting.account.currency),
             )
             for posting in postings
         ]
@@ -757,7 +785,12 @@ class JournalAdmin(LedgerRecordAdmin):
         return TemplateResponse(request, "admin/accounts/journal/reverse_confirm.html", context)
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
-        if obj is not None and can_move_money(request) and reversal_of(obj) is None:
+        if (
+            obj is not None
+            and can_move_money(request)
+            and obj.kind != Journal.Kind.REVERSAL  # a reversal is not reversed
+            and reversal_of(obj) is None
+        ):
             context["reverse_url"] = reverse("admin:accounts_journal_reverse", args=[obj.pk])
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -804,7 +837,7 @@ class PostingAdmin(LedgerRecordAdmin):
 
     @admin.display(description="amount")
     def signed_amount(self, posting):
-        return f"{signed_money(posting.amount, posting.account.currency)} {posting.account.currency}"
+        return signed_with_currency(posting.amount, posting.account.currency)
 
     @admin.display(description="balance after")
     def shown_balance_after(self, posting):

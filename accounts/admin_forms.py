@@ -9,7 +9,6 @@ import uuid
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
-
 from django.core.exceptions import ValidationError
 
 from accounts import rules
@@ -82,7 +81,7 @@ class MoneyMovementForm(forms.Form):
     (a double click, a resent POST) returns the first movement instead of posting again.
     """
 
-    amount = forms.CharField(max_length=32)
+    amount = forms.DecimalField(max_digits=20)  # the column's size; the currency's places below
     description = forms.CharField(max_length=255, required=False)
     value_date = forms.DateField(
         required=False, widget=AdminDateWidget, help_text="Leave blank for today."

@@ -40,7 +40,9 @@ def test_both_banks_have_accounts_with_months_of_postings(demo):
                 account.internal_code: account.reference
                 for account in Account.objects.exclude(internal_code="")
             }
-            assert all(is_valid(n) for n in Account.objects.values_list("account_number", flat=True))
+            assert all(
+                is_valid(n) for n in Account.objects.values_list("account_number", flat=True)
+            )
             assert Journal.objects.filter(kind="reversal", reversal_of__isnull=False).count() == 1
             assert Hold.objects.active().count() == 1
 
@@ -58,9 +60,9 @@ def test_the_demo_ledger_is_consistent(demo):
     sum of its postings, each posting's balance_after runs on, each journal sums to zero."""
     with system_scope():
         sums = dict(
-            Posting.objects.values("account").annotate(total=Sum("amount")).values_list(
-                "account", "total"
-            )
+            Posting.objects.values("account")
+            .annotate(total=Sum("amount"))
+            .values_list("account", "total")
         )
         for row in AccountBalance.objects.all():
             assert row.balance == sums.get(row.account_id, Decimal(0)), row.account_id
@@ -73,9 +75,9 @@ def test_the_demo_ledger_is_consistent(demo):
             journals[journal_id] += amount
         assert journals and not [j for j, total in journals.items() if total != 0]
         held = Hold.objects.active().values("account").annotate(total=Sum("amount"))
-        assert {
-            row["account"]: row["total"] for row in held
-        } == dict(AccountBalance.objects.exclude(held=0).values_list("account", "held"))
+        assert {row["account"]: row["total"] for row in held} == dict(
+            AccountBalance.objects.exclude(held=0).values_list("account", "held")
+        )
         for account in Account.objects.customer_accounts().with_balances():
             assert account.available_balance >= 0, account.reference
 

@@ -164,7 +164,7 @@ SAVINGS_RATE = Decimal("0.0025")  # per month, paid on the month's last working 
 
 
 def build_ledger(tenant, currency, plan, seed):
-    ledger = Ledger(tenant, currency, random.Random(seed))
+    ledger = Ledger(tenant, currency, random.Random(seed))  # noqa: S311 (demo data)
     for code in InternalCode.values:
         ledger.open(internal_reference(code, currency), internal_code=code)
     frozen_on = datetime.date(2026, 10, 15)
@@ -201,7 +201,11 @@ def build_ledger(tenant, currency, plan, seed):
     def withdraw(account, day, amount, description):
         if amount <= ledger.available(account):
             ledger.post(
-                "withdrawal", day, [(account, -amount), (settlement, amount)], description, actor=staff
+                "withdrawal",
+                day,
+                [(account, -amount), (settlement, amount)],
+                description,
+                actor=staff,
             )
 
     for reference, *_rest in plan:  # opening deposits
