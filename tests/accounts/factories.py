@@ -49,7 +49,7 @@ def funded_account(tenant, amount, **fields):
     from accounts.services import deposit
 
     account = AccountFactory(tenant=tenant, **fields)
-    if amount:
+    if Decimal(amount):
         with tenant_context(tenant):
             deposit(account=account, amount=Decimal(amount), description="opening funds")
     return account
