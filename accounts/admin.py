@@ -151,7 +151,14 @@ class ReadOnlyInline(admin.TabularInline):
 class RecentPostingsInline(ReadOnlyInline):
     model = Posting
     fk_name = "account"
-    fields = ["posted_at", "kind", "signed_amount", "shown_balance_after", "description"]
+    fields = [
+        "posted_at",
+        "kind",
+        "signed_amount",
+        "shown_balance_after",
+        "description",
+        "journal_link",
+    ]
     readonly_fields = fields
     verbose_name = "posting"
     verbose_name_plural = f"Recent postings (newest {NewestFirstFormSet.max_shown} first)"
@@ -164,8 +171,17 @@ class RecentPostingsInline(ReadOnlyInline):
     def shown_balance_after(self, posting):
         return money(posting.balance_after, posting.account.currency)
 
+    @admin.display(description="journal")
+    def journal_link(self, posting):
+        return change_link(posting.journal, "Journal")
+
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("account").order_by("-posted_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("account", "journal")
+            .order_by("-posted_at", "-id")
+        )
 
 
 class HoldsInline(ReadOnlyInline):
@@ -689,7 +705,7 @@ class JournalPostingsInline(ReadOnlyInline):
 class JournalAdmin(LedgerRecordAdmin):
     change_form_template = "admin/accounts/journal/change_form.html"
     list_display = ["created_at", "kind", "description", "actor", "channel", "reversal"]
-    list_filter = ["kind", "channel"]
+    list_filter = ["kind"]  # has choices: no DISTINCT over the journals
     search_fields = ["=idempotency_key", "=request_id"]
     search_help_text = "A journal's id, idempotency key or request id, exactly."
     list_select_related = ["reversal_of", "reversed_by"]

@@ -11,7 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from django.core.exceptions import ValidationError
 
-from accounts import rules
+from accounts import currencies, rules
 from accounts.models import Account, Posting
 from core.context import get_current_tenant
 from core.errors import ServiceError
@@ -59,6 +59,12 @@ class AccountChangeForm(TenantScopedModelForm):
     class Meta:
         model = Account
         fields = ["overdraft_limit"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:  # 250.00, not the column's 250.0000
+            limit = self.instance.overdraft_limit
+            self.initial["overdraft_limit"] = currencies.quantize(limit, self.instance.currency)
 
     def clean_overdraft_limit(self):
         try:
@@ -128,5 +134,5 @@ class ReversalForm(forms.Form):
     description = forms.CharField(
         max_length=255,
         required=False,
-        help_text="Why it is reversed; blank: “Reversal of <the journal's description>”.",
+        help_text="Why it is reversed; blank: “Reversal of <kind> <journal id>”.",
     )

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 from django.contrib.auth.models import Permission
 from django.contrib.messages import ERROR, SUCCESS
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -575,6 +576,18 @@ def test_date_drill_down_offers_the_days_between_the_first_and_last(staff_client
     assert f"posted_at__day={today.day}" in html  # one day of postings: drilled to it
     response = staff_client.get(POSTINGS, {"posted_at__year": today.year})
     assert response.status_code == 200
+
+
+def test_date_drill_down_over_the_demo_months(staff_client):
+    """The demo's postings run from August to November 2026: one year, so the list opens on
+    its months, every one between the first and the last; a month offers its days."""
+    call_command("loaddata", "demo", verbosity=0)
+    html = staff_client.get(POSTINGS).content.decode()
+    months = re.findall(r"posted_at__month=(\d+)&amp;posted_at__year=2026", html)
+    assert months == ["8", "9", "10", "11"]
+    html = staff_client.get(POSTINGS, {"posted_at__year": 2026, "posted_at__month": 9}).content
+    days = re.findall(rb"posted_at__day=(\d+)&amp;posted_at__month=9", html)
+    assert days[0] == b"1" and days[-1] == b"30"  # the first and last working days, and between
 
 
 @pytest.mark.parametrize(
