@@ -40,6 +40,7 @@ from core.admin_base import (
     refusal_messages,
     refusal_text,
 )
+from core.context import in_system_scope
 
 LEDGER_CSS = {"all": ["accounts/admin.css"]}
 
@@ -88,8 +89,9 @@ def reversal_of(journal):
 
 
 def can_move_money(request):
-    """Deposits, withdrawals, transfers and reversals each write a journal."""
-    return request.user.has_perm("accounts.add_journal")
+    """Deposits, withdrawals, transfers and reversals each write a journal, in the staff
+    user's bank: a platform superuser working across banks moves no money."""
+    return not in_system_scope() and request.user.has_perm("accounts.add_journal")
 
 
 class CappedCountPaginator(Paginator):

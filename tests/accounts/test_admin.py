@@ -19,7 +19,7 @@ from django.utils.html import strip_tags
 from accounts import services
 from accounts.admin import CappedCountPaginator, NewestFirstFormSet
 from accounts.models import Account, Hold, Journal, Posting
-from core.context import system_scope, tenant_context
+from core.context import tenant_context
 from tests.accounts.factories import AccountFactory, ActiveCustomerFactory, funded_account
 from tests.core.test_security_headers import INLINE_SCRIPT
 from tests.customers.test_admin import form_fields, listed, messages_of
@@ -712,5 +712,8 @@ def test_a_superuser_across_banks_sees_both_and_cannot_post(db, book, theirs):
     client.force_login(UserFactory(username="root", is_superuser=True))
     rows = listed(client.get(ACCOUNTS))
     assert {book.janes.pk, theirs.pk} <= set(rows)
-    with system_scope():
-        assert client.get(f"{ACCOUNTS}add/").status_code == 403
+    assert client.get(f"{ACCOUNTS}add/").status_code == 403
+    assert "/deposit/" not in client.get(change_url(book.janes)).content.decode()
+    assert client.post(f"{ACCOUNTS}{theirs.pk}/deposit/", {"amount": "1"}).status_code == 403
+    journal = Posting.objects.filter(account=book.janes).get().journal
+    assert client.post(f"{JOURNALS}{journal.pk}/reverse/", {"post": "yes"}).status_code == 403
