@@ -10,8 +10,9 @@ account by id without looking it up first.
 from django.db import IntegrityError, transaction
 
 from accounts.models import Account, AccountBalance, InternalCode
-from accounts.numbers import take_account_numbers
-from core.context import get_current_tenant, tenant_context
+from accounts.numbers import internal_account_number
+from core.context import get_current_tenant, get_request_info, tenant_context
+from core.history import HistoryAction
 
 NAMES = {
     InternalCode.SETTLEMENT: "Settlement (cash)",
@@ -32,52 +33,65 @@ def internal_reference(code, currency):
     return f"{code.upper().replace('_', '-')}-{currency}"
 
 
-def _new(tenant, code, currency, number):
-    return Account(
-        tenant=tenant,
-        reference=internal_reference(code, currency),
-        account_number=number,
-        internal_code=code,
-        name=f"{NAMES[code]} {currency}",
-        currency=currency,
-    )
-
-
-def _save_with_balance(account):
-    account.save()
-    AccountBalance.objects.create(account=account, tenant=account.tenant)
-    _ids[(account.tenant_id, account.internal_code, account.currency)] = account.pk
-    return account
-
-
 @transaction.atomic
 def create_internal_accounts(tenant, currency):
-    """Every internal account of `tenant` in `currency` that does not exist yet."""
+    """Every internal account of `tenant` in `currency` that does not exist yet, in a few
+    statements whatever their number. They are part of the tenant's set-up: each gets its
+    creation history row (who, from where), but no audit event of its own."""
     with tenant_context(tenant):
         existing = set(
             Account.all_objects.filter(currency=currency)
             .exclude(internal_code="")
             .values_list("internal_code", flat=True)
         )
-        missing = [code for code in InternalCode.values if code not in existing]
-        numbers = take_account_numbers(tenant.pk, len(missing)) if missing else []
-        for code, number in zip(missing, numbers, strict=True):
-            _save_with_balance(_new(tenant, code, currency, number))
+        accounts = [
+            Account(
+                tenant=tenant,
+                reference=internal_reference(code, currency),
+                account_number=internal_account_number(index, currency),
+                internal_code=code,
+                name=f"{NAMES[code]} {currency}",
+                currency=currency,
+            )
+            for index, code in enumerate(InternalCode.values, start=1)
+            if code not in existing
+        ]
+        if not accounts:
+            return
+        Account.objects.bulk_create(accounts)
+        AccountBalance.objects.bulk_create(
+            AccountBalance(account=account, tenant=tenant) for account in accounts
+        )
+        info = get_request_info()
+        Account.history.bulk_history_create(
+            accounts,
+            custom_historical_attrs={
+                "actor": info.actor or "system",
+                "request_id": info.request_id,
+                "ip_address": info.ip_address,
+                "user_agent": info.user_agent[:512],
+                "channel": info.channel,
+                "action": HistoryAction.CREATE,
+            },
+        )
+        for account in accounts:
+            _ids[(tenant.pk, account.internal_code, currency)] = account.pk
 
 
 def internal_account(*, code, currency):
-    """The current tenant's internal account `code` in `currency`, created on first use."""
+    """The current tenant's internal account `code` in `currency`; the first use of a
+    currency creates the tenant's whole set in it."""
     InternalCode(code)  # ValueError for an unknown code
-    account = Account.all_objects.filter(internal_code=code, currency=currency).first()
+    accounts = Account.all_objects.filter(internal_code=code, currency=currency)
+    account = accounts.first()
     if account is not None:
         return account
-    tenant = get_current_tenant()
     try:
         with transaction.atomic():
-            (number,) = take_account_numbers(tenant.pk)
-            return _save_with_balance(_new(tenant, code, currency, number))
-    except IntegrityError:  # created meanwhile by a concurrent transaction
-        return Account.all_objects.get(internal_code=code, currency=currency)
+            create_internal_accounts(get_current_tenant(), currency)
+    except IntegrityError:
+        pass  # created meanwhile by a concurrent transaction
+    return accounts.get()
 
 
 def internal_account_id(*, tenant_id, code, currency):

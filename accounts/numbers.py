@@ -13,6 +13,15 @@ def with_check_digits(base):
     return base + mod_97_10.calc_check_digits(base)
 
 
+def internal_account_number(code_index, currency):
+    """The number of a tenant's internal account: fixed by the account it is, so no counter
+    is taken when a tenant is created. 9, the code's index (1-7), 00, the currency's letters
+    as 01-26 each (EUR: 052118), check digits. Customer accounts' numbers count up from
+    0000000001 and so never start with 9."""
+    letters = "".join(f"{ord(letter) - ord('A') + 1:02d}" for letter in currency)
+    return with_check_digits(f"9{code_index}00{letters}")
+
+
 def is_valid(number):
     return isinstance(number, str) and number.isdigit() and mod_97_10.is_valid(number)
 

@@ -12,6 +12,7 @@ accounts (the account rows are locked too, so a concurrent freeze is either seen
 INSERT of both postings, one UPDATE of both balances and the audit event's writes.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +35,7 @@ from accounts.models import (
 from accounts.numbers import take_account_numbers
 from core.context import acting_as, actor_label, get_current_tenant, get_request_info
 from core.db.retry import retry_transient
-from core.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound, RuleViolation
 from core.references import next_reference
 from core.signals import emit_audit_event
 from customers.models import Customer
@@ -166,29 +167,107 @@ class _Movement:
     by: object = None
 
 
-def _insert_journal(journal):
-    """INSERT the journal; False (and nothing written) when a journal with its idempotency key
-    exists. A concurrent transaction inserting the same key makes this wait until it ends:
-    then its journal exists (it committed) or this one is inserted (it rolled back)."""
-    journal.assign_tenant()
-    fields = [f for f in Journal._meta.concrete_fields if not f.primary_key]
-    values = [f.get_db_prep_save(f.pre_save(journal, True), connection) for f in fields]
-    quote = connection.ops.quote_name
-    sql = (
-        f"INSERT INTO {quote(Journal._meta.db_table)} "  # noqa: S608 (identifiers from metadata)
-        f"({', '.join(quote(f.column) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+def _db_values(obj, fields):
+    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+
+
+def _placeholder(field):
+    """%s, on PostgreSQL with a cast to the column's type: literals in a VALUES list have none.
+    Text stays uncast, so that an over-long value is an error (a cast to varchar(n) would
+    truncate)."""
+    if connection.vendor != "postgresql" or field.get_internal_type() in (
+        "CharField",
+        "TextField",
+    ):
+        return "%s"
+    return f"%s::{field.db_type(connection)}"
+
+
+_quote = connection.ops.quote_name
+_JOURNAL_FIELDS = [f for f in Journal._meta.concrete_fields if not f.primary_key]
+_POSTING_FIELDS = [
+    f for f in Posting._meta.concrete_fields if not f.primary_key and f.name != "journal"
+]
+
+
+@functools.cache
+def _new_journal_sql():
+    return (
+        f"INSERT INTO {_quote(Journal._meta.db_table)} "  # noqa: S608 (identifiers from metadata)
+        f"({', '.join(_quote(f.column) for f in _JOURNAL_FIELDS)}) "
+        f"VALUES ({', '.join(_placeholder(f) for f in _JOURNAL_FIELDS)}) "
+        # A concurrent transaction inserting the same key makes this wait until it ends: then its
+        # journal exists (it committed: nothing is inserted here) or this one is (it rolled back).
         "ON CONFLICT (tenant_id, idempotency_key) WHERE NOT (idempotency_key = '') DO NOTHING "
         "RETURNING id"
     )
+
+
+def _write_postgresql(journal, postings, rows, now):
+    """Journal, postings and balances in ONE statement (data-modifying CTEs); False, with
+    nothing written, when the journal's idempotency key is taken."""
+    posting_columns = ", ".join(_quote(f.column) for f in _POSTING_FIELDS)
+    posting_row = f"({', '.join(_placeholder(f) for f in _POSTING_FIELDS)})"
+    balance = AccountBalance._meta
+    balance_fields = [balance.get_field(name) for name in ("account", "balance", "held")]
+    balance_row = (
+        f"({', '.join(_placeholder(f) for f in balance_fields)}, "
+        f"{_placeholder(balance.get_field('next_hold_expiry'))})"
+    )
+    sql = (
+        f"WITH j AS ({_new_journal_sql()}), "  # noqa: S608 (identifiers from metadata)
+        f"p AS (INSERT INTO {_quote(Posting._meta.db_table)} ({_quote('journal_id')}, "
+        f"{posting_columns}) SELECT j.id, v.* FROM j, "
+        f"(VALUES {', '.join([posting_row] * len(postings))}) AS v RETURNING id, public_id), "
+        f"b AS (UPDATE {_quote(balance.db_table)} AS t SET balance = v.balance, held = v.held, "
+        "next_hold_expiry = v.next_hold_expiry, updated_at = %s "
+        f"FROM (VALUES {', '.join([balance_row] * len(rows))}) "
+        "AS v (account_id, balance, held, next_hold_expiry) "
+        "WHERE t.account_id = v.account_id AND t.tenant_id = %s AND EXISTS (SELECT 1 FROM j)) "
+        "SELECT j.id, p.id, p.public_id FROM j, p"
+    )
+    params = _db_values(journal, _JOURNAL_FIELDS)
+    for posting in postings:
+        params += _db_values(posting, _POSTING_FIELDS)
+    params.append(now)  # updated_at
+    for row in rows:
+        params += [row.account_id, row.balance, row.held, row.next_hold_expiry]
+    params.append(journal.tenant_id)
     with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        row = cursor.fetchone()
-    if row is None:
+        cursor.execute(sql, params)
+        written = cursor.fetchall()
+    if not written:
         return False
-    journal.pk = row[0]
-    journal._state.adding = False
-    journal._state.db = connection.alias
+    ids = {public_id: posting_id for _, posting_id, public_id in written}
+    journal.pk = written[0][0]
+    for posting in postings:
+        posting.pk = ids[posting.public_id]
+    return True
+
+
+def _write_other(journal, postings, rows, now):
+    """`_write_postgresql` in three statements, for databases without data-modifying CTEs."""
+    with connection.cursor() as cursor:
+        cursor.execute(_new_journal_sql(), _db_values(journal, _JOURNAL_FIELDS))
+        inserted = cursor.fetchone()
+    if inserted is None:
+        return False
+    journal.pk = inserted[0]
+    Posting.objects.bulk_create(postings)
+    _save_balances(rows, now)
+    return True
+
+
+def _write(journal, postings, rows, now):
+    journal.assign_tenant()
+    write = _write_postgresql if connection.vendor == "postgresql" else _write_other
+    if not write(journal, postings, rows, now):
+        return False
+    for obj in (journal, *postings):
+        obj._state.adding = False
+        obj._state.db = connection.alias
+    for posting in postings:
+        posting.journal = journal  # its journal_id, now that the journal has one
     return True
 
 
@@ -235,9 +314,33 @@ def _lock_entries(entries):
     return rows
 
 
+def _check(movement, rows, now):
+    for row in rows.values():
+        rules.check_can_post(row)
+    rules.check_balanced(movement.entries, lambda e: rows[e.account_id].currency)
+    for row in rows.values():
+        net = sum((e.amount for e in movement.entries if e.account_id == row.account_id), ZERO)
+        if net < 0:
+            rules.check_available(row, available=row.available(now), debit=-net)
+
+
 def _post(movement):
-    """Write `movement` as one balanced journal; the Journal, with `posting_list`."""
+    """Write `movement` as one balanced journal; the Journal, with `posting_list`.
+
+    Lock, check, write. A movement whose idempotency key is taken is found when writing (or,
+    if the rules refuse it now, perhaps because the first attempt spent the money, before
+    refusing): the first attempt's journal is returned and nothing is written.
+    """
     now = timezone.now()
+    rows = _lock_entries(movement.entries)
+    try:
+        _check(movement, rows, now)
+    except RuleViolation:
+        if movement.idempotency_key and (
+            Journal.objects.filter(idempotency_key=movement.idempotency_key).exists()
+        ):
+            return _replay(movement)
+        raise
     info = get_request_info()
     journal = Journal(
         kind=movement.kind,
@@ -250,16 +353,6 @@ def _post(movement):
         reversal_of_id=movement.reversal_of_id,
         created_at=now,
     )
-    if not _insert_journal(journal):
-        return _replay(movement)
-    rows = _lock_entries(movement.entries)
-    for row in rows.values():
-        rules.check_can_post(row)
-    rules.check_balanced(movement.entries, lambda e: rows[e.account_id].currency)
-    for row in rows.values():
-        net = sum((e.amount for e in movement.entries if e.account_id == row.account_id), ZERO)
-        if net < 0:
-            rules.check_available(row, available=row.available(now), debit=-net)
     before = {row.account_id: row.balance for row in rows.values()}
     postings = []
     for entry in movement.entries:
@@ -267,7 +360,7 @@ def _post(movement):
         row.balance += entry.amount
         postings.append(
             Posting(
-                tenant=journal.tenant,
+                tenant=get_current_tenant(),
                 journal=journal,
                 account_id=entry.account_id,
                 amount=entry.amount,
@@ -279,8 +372,8 @@ def _post(movement):
                 external_reference=movement.external_reference,
             )
         )
-    Posting.objects.bulk_create(postings)
-    _save_balances(list(rows.values()), now)
+    if not _write(journal, postings, list(rows.values()), now):
+        return _replay(movement)
     emit_audit_event(
         action=movement.kind,
         resource_type="journal",

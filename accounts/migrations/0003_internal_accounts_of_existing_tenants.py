@@ -1,10 +1,9 @@
 """Every existing tenant gets its internal ledger accounts in its default currency (new tenants
 get them when created: accounts.internal). Written with the migration state's models, so
-numbers are computed here as accounts.numbers does; each account gets its creation history
-row, by `system:migrate`."""
+numbers are computed here as accounts.numbers.internal_account_number does; each account gets
+its creation history row, by `system:migrate`."""
 
 from django.db import migrations
-from django.db.models import F
 from django.utils import timezone
 from stdnum.iso7064 import mod_97_10
 
@@ -21,7 +20,6 @@ CODES = {
 
 def create(apps, schema_editor):
     Tenant = apps.get_model("core", "Tenant")
-    Counter = apps.get_model("core", "ReferenceCounter")
     Account = apps.get_model("accounts", "Account")
     Balance = apps.get_model("accounts", "AccountBalance")
     History = apps.get_model("accounts", "HistoricalAccount")
@@ -33,16 +31,11 @@ def create(apps, schema_editor):
             .exclude(internal_code="")
             .values_list("internal_code", flat=True)
         )
-        missing = [code for code in CODES if code not in have]
-        if not missing:
-            continue
-        counter, _ = Counter.objects.get_or_create(
-            tenant=tenant, prefix="ACCNO", defaults={"last_value": 0}
-        )
-        Counter.objects.filter(pk=counter.pk).update(last_value=F("last_value") + len(missing))
-        first = counter.last_value + 1
-        for offset, code in enumerate(missing):
-            base = f"{first + offset:010d}"
+        letters = "".join(f"{ord(letter) - ord('A') + 1:02d}" for letter in currency)
+        for index, code in enumerate(CODES, start=1):
+            if code in have:
+                continue
+            base = f"9{index}00{letters}"
             account = Account.objects.create(
                 tenant=tenant,
                 reference=f"{code.upper().replace('_', '-')}-{currency}",
@@ -68,6 +61,6 @@ def create(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("accounts", "0002_ledger_immutable_trigger"), ("core", "0006_history_channel")]
+    dependencies = [("accounts", "0002_ledger_immutable_trigger")]
 
     operations = [migrations.RunPython(create, migrations.RunPython.noop)]

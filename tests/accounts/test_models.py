@@ -109,9 +109,13 @@ def test_a_new_tenant_gets_every_internal_account_in_its_currency(db):
     assert accounts["loan_portfolio"] == "LOAN-PORTFOLIO-SEK"
     with tenant_context(bank):
         assert all(
-            a.balance == 0 and numbers.is_valid(a.account_number)
+            a.balance == 0
+            and numbers.is_valid(a.account_number)
+            and a.account_number.startswith("9")
             for a in Account.objects.select_related("ledger_balance")
         )
+        created = Account.history.values_list("action", "actor")
+        assert list(created) == [("create", "system")] * 7
 
 
 def test_internal_accounts_of_another_currency_are_created_on_first_use(tenant):
@@ -130,7 +134,7 @@ def test_the_data_migration_gives_existing_tenants_their_internal_accounts(db):
     bank = TenantFactory(slug="older")
     with system_scope():
         Account.all_objects.filter(tenant=bank, internal_code="settlement").update(
-            internal_code="suspense", currency="USD", reference="X-USD"
+            internal_code="suspense", currency="USD", reference="X-USD", account_number="1"
         )
         migration.create(state.apps, None)
         settlement = Account.objects.get(tenant=bank, internal_code="settlement")
