@@ -71,6 +71,8 @@ def test_the_demo_banks_keep_working_after_loading(demo):
         opened = services.open_account(customer=jane, product="savings", currency="EUR")
         assert opened.reference == "ACC-000009"
         assert is_valid(opened.account_number)
+        numbers = Account.objects.values_list("account_number", flat=True)
+        assert len(set(numbers)) == len(numbers)
         janes = Account.objects.get(reference="ACC-000001")
         before = janes.ledger_balance.balance
         services.transfer(from_account=janes, to_account=opened, amount=Decimal("100"))

@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.internal import NAMES, internal_reference
 from accounts.models import InternalCode
-from accounts.numbers import with_check_digits
+from accounts.numbers import internal_account_number, with_check_digits
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "demo.json"
 DEMO_PK_START = 1_000_001
@@ -74,8 +74,14 @@ class Ledger:
     next_number: int = 1
 
     def open(self, reference, **fields):
-        number = with_check_digits(f"{self.next_number:010d}")
-        self.next_number += 1
+        """An account numbered as the app numbers it: internal ones by what they are,
+        customers' counting up from 1."""
+        code = fields.get("internal_code")
+        if code:
+            number = internal_account_number(InternalCode.values.index(code) + 1, self.currency)
+        else:
+            number = with_check_digits(f"{self.next_number:010d}")
+            self.next_number += 1
         account = DemoAccount(self.tenant, reference, number, self.currency, **fields)
         self.accounts[reference] = account
         return account
