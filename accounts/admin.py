@@ -405,8 +405,10 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
         return self.inlines if obj is not None else []
 
     def has_change_permission(self, request, obj=None):
+        """A closed or deleted account is final. Accounts change in their bank: across banks
+        (a platform superuser) they are read-only, as the services act in one tenant."""
         editable = obj is None or (obj.status != Status.CLOSED and not obj.is_deleted)
-        return editable and super().has_change_permission(request, obj)
+        return editable and not in_system_scope() and super().has_change_permission(request, obj)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -630,7 +632,7 @@ class HoldAdmin(LedgerListMixin, TenantScopedAdmin):
         return False
 
     def has_release_permission(self, request):
-        return request.user.has_perm("accounts.change_hold")
+        return not in_system_scope() and request.user.has_perm("accounts.change_hold")
 
     @admin.action(description="Release selected holds", permissions=["release"])
     def release_selected(self, request, queryset):

@@ -710,10 +710,15 @@ def test_a_superuser_across_banks_sees_both_and_cannot_post(db, book, theirs):
 
     client = Client()
     client.force_login(UserFactory(username="root", is_superuser=True))
-    rows = listed(client.get(ACCOUNTS))
-    assert {book.janes.pk, theirs.pk} <= set(rows)
+    changelist = client.get(ACCOUNTS)
+    assert {book.janes, theirs} <= set(rows_of(changelist))
+    assert 'name="action"' not in changelist.content.decode()  # no freeze, unfreeze, close
     assert client.get(f"{ACCOUNTS}add/").status_code == 403
-    assert "/deposit/" not in client.get(change_url(book.janes)).content.decode()
+    page = client.get(change_url(book.janes))
+    assert "/deposit/" not in page.content.decode() and "/lifecycle/" not in page.content.decode()
+    assert not page.context["has_change_permission"]  # the ledger changes within one bank
+    assert client.post(lifecycle(theirs, "freeze")).status_code == 403
+    assert "release_selected" not in client.get(HOLDS).content.decode()
     assert client.post(f"{ACCOUNTS}{theirs.pk}/deposit/", {"amount": "1"}).status_code == 403
     journal = Posting.objects.filter(account=book.janes).get().journal
     assert client.post(f"{JOURNALS}{journal.pk}/reverse/", {"post": "yes"}).status_code == 403
