@@ -122,7 +122,7 @@ class LedgerListMixin:
 
 
 class NewestFirstFormSet(BaseInlineFormSet):
-    """Only the newest `inline.max_shown` rows: an account's page costs the same with ten
+    """Only the newest `max_shown` rows: an account's page costs the same with ten
     postings or ten million."""
 
     max_shown = 20
@@ -137,7 +137,7 @@ class ReadOnlyInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    show_change_link = True
+    show_change_link = False  # rows link what they need (a posting its journal)
     formset = NewestFirstFormSet
 
     def has_add_permission(self, request, obj=None):
@@ -274,11 +274,39 @@ def _transition_action(name):
     )(action)
 
 
-# Staff forms on an account's page: URL name -> (title, form, service, verb)
+@dataclass(frozen=True)
+class StaffMoneyForm:
+    """A money movement staff start from an account's page."""
+
+    title: str  # "Deposit into" ACC-000001 · Jane Doe
+    form: type
+    service: str  # of accounts.services
+    account_argument: str  # what the service calls the account the page is of
+    done: str  # the success message, formatted with amount, currency, account and to_account
+
+
 MONEY_FORMS = {
-    "deposit": ("Deposit into", MoneyMovementForm, "deposit", "Deposited"),
-    "withdraw": ("Withdraw from", MoneyMovementForm, "withdraw", "Withdrew"),
-    "transfer": ("Transfer from", TransferForm, "transfer", "Transferred"),
+    "deposit": StaffMoneyForm(
+        "Deposit into",
+        MoneyMovementForm,
+        "deposit",
+        "account",
+        "Deposited {amount} {currency} into {account}.",
+    ),
+    "withdraw": StaffMoneyForm(
+        "Withdraw from",
+        MoneyMovementForm,
+        "withdraw",
+        "account",
+        "Withdrew {amount} {currency} from {account}.",
+    ),
+    "transfer": StaffMoneyForm(
+        "Transfer from",
+        TransferForm,
+        "transfer",
+        "from_account",
+        "Transferred {amount} {currency} from {account} to {to_account}.",
+    ),
 }
 
 
@@ -501,37 +529,30 @@ class AccountAdmin(LedgerListMixin, SoftDeleteAdminMixin, TenantScopedAdmin):
         account = self._account_or_404(request, object_id)
         if not can_move_money(request):
             raise PermissionDenied
-        title, form_class, service, verb = MONEY_FORMS[name]
-        form = form_class(request.POST or None, account=account)
+        staff_form = MONEY_FORMS[name]
+        form = staff_form.form(request.POST or None, account=account)
         if request.method == "POST" and form.is_valid():
-            arguments = form.cleaned_data
-            if name == "transfer":
-                arguments = {**arguments, "from_account": account}
-            else:
-                arguments = {**arguments, "account": account}
+            arguments = {**form.cleaned_data, staff_form.account_argument: account}
             try:  # the service is its own transaction, retried on a deadlock
-                getattr(services, service)(**arguments, by=request.user)
+                getattr(services, staff_form.service)(**arguments, by=request.user)
             except REFUSALS as error:
                 for field, message in refusal_messages(error):
                     form.add_error(field if field in form.fields else None, message)
             else:
-                amount = money(form.cleaned_data["amount"], account.currency)
-                self.message_user(
-                    request,
-                    f"{verb} {amount} {account.currency} "
-                    + (
-                        f"to {form.cleaned_data['to_account'].reference}."
-                        if name == "transfer"
-                        else f"{'into' if name == 'deposit' else 'from'} {account.reference}."
-                    ),
-                    messages.SUCCESS,
+                to_account = form.cleaned_data.get("to_account")
+                done = staff_form.done.format(
+                    amount=money(form.cleaned_data["amount"], account.currency),
+                    currency=account.currency,
+                    account=account.reference,
+                    to_account=to_account.reference if to_account else "",
                 )
+                self.message_user(request, done, messages.SUCCESS)
                 return HttpResponseRedirect(
                     reverse("admin:accounts_account_change", args=[account.pk])
                 )
         context = {
             **self.admin_site.each_context(request),
-            "title": f"{title} {account_label(account)}",
+            "title": f"{staff_form.title} {account_label(account)}",
             "opts": self.opts,
             "account": account,
             "form": form,

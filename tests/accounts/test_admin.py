@@ -404,7 +404,10 @@ def test_withdrawal_within_and_beyond_the_available_balance(staff_client, book):
         f"Insufficient available balance on {book.janes.reference}: 450.00 EUR available, "
         "450.01 needed."
     ]
-    assert money_form(staff_client, book.janes, "withdraw", amount="450").status_code == 302
+    done = money_form(staff_client, book.janes, "withdraw", amount="450")
+    assert done.status_code == 302
+    withdrew = (SUCCESS, f"Withdrew 450.00 EUR from {book.janes.reference}.")
+    assert withdrew in messages_of(staff_client.get(done.url))
     assert balance_of(book.janes) == (Decimal("50.00"), Decimal("0.00"))
 
 
@@ -419,6 +422,10 @@ def test_transfer_form_moves_money_between_two_accounts(staff_client, book):
     assert balance_of(book.bobs)[0] == Decimal("200")
     journal = Journal.objects.get(kind="transfer")
     assert sorted(journal.postings.values_list("amount", flat=True)) == [-200, 200]
+    assert (
+        SUCCESS,
+        f"Transferred 200.00 EUR from {book.janes.reference} to {book.bobs.reference}.",
+    ) in messages_of(staff_client.get(response.url))
 
 
 def test_transfer_to_another_currency_is_refused(staff_client, book):
