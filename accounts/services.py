@@ -6,10 +6,14 @@ in account-id order, so concurrent movements can neither deadlock on them nor lo
 and emits one audit event. A transaction PostgreSQL aborts for a deadlock or a serialization
 failure is rerun (`core.db.retry.retry_transient`) when the service owns it.
 
-A transfer costs, besides BEGIN and COMMIT: the journal INSERT (which also settles the
-idempotency key), one SELECT ... FOR NO KEY UPDATE of both balance rows joined to their
-accounts (the account rows are locked too, so a concurrent freeze is either seen or waits), one
-INSERT of both postings, one UPDATE of both balances and the audit event's writes.
+A transfer costs, besides BEGIN and COMMIT, four round trips: one SELECT ... FOR NO KEY UPDATE
+of both balance rows joined to their accounts (the account rows are locked too, so a concurrent
+freeze is either seen or waits for the transfer), one statement writing the journal, both
+postings and both balances (data-modifying CTEs on PostgreSQL; three statements elsewhere), and
+the audit event with its links. Internal account ids are remembered per process
+(`accounts.internal`), so a deposit looks nothing up first. An idempotency key already taken is
+found by the journal INSERT (ON CONFLICT DO NOTHING), which waits for a concurrent transaction
+holding the same key; the first journal is then returned and nothing is written.
 """
 
 import functools

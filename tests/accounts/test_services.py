@@ -289,6 +289,14 @@ def test_a_retried_deposit_with_the_same_key_posts_once(in_tenant, account):
     assert Journal.objects.filter(idempotency_key="dep-1").count() == 1
 
 
+def test_a_retried_withdrawal_of_everything_replays_rather_than_refuses(in_tenant, account):
+    """The retry finds the account empty (the first attempt emptied it): it is answered with
+    the first attempt's posting, not refused."""
+    first = services.withdraw(account=account, amount="100.00", idempotency_key="w-1")
+    again = services.withdraw(account=account, amount="100.00", idempotency_key="w-1")
+    assert again.pk == first.pk and balance(account) == 0
+
+
 def test_a_key_reused_for_another_movement_is_a_conflict(in_tenant, account, other):
     services.deposit(account=account, amount="10.00", idempotency_key="k")
     with pytest.raises(Conflict, match="already used"):

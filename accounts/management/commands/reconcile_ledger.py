@@ -88,15 +88,21 @@ def journal_mismatches(progress_stream=None, label=""):
     progress = Progress(f"{label} journals", total, progress_stream) if progress_stream else None
     mismatches, done = [], 0
     for low, high in ranges:
-        unbalanced = (
+        unbalanced = list(
             Posting.objects.filter(journal_id__gte=low, journal_id__lte=high)
             .order_by()
-            .values("journal__public_id", "account__currency")
+            .values("journal_id", "account__currency")
             .annotate(total=Sum("amount"))
             .exclude(total=0)
-            .values_list("journal__public_id", "account__currency", "total")
+            .values_list("journal_id", "account__currency", "total")
         )
-        mismatches.extend(unbalanced)
+        if unbalanced:  # public ids only for what is reported
+            public_ids = dict(
+                Journal.objects.filter(pk__in={row[0] for row in unbalanced}).values_list(
+                    "pk", "public_id"
+                )
+            )
+            mismatches.extend((public_ids[pk], code, total) for pk, code, total in unbalanced)
         batch = Journal.objects.filter(id__gte=low, id__lte=high)
         empty = batch.filter(postings__isnull=True).values_list("public_id", flat=True)
         mismatches.extend((public_id, None, ZERO) for public_id in empty)
