@@ -37,6 +37,7 @@ from core.admin_base import (
     REFUSALS,
     SoftDeleteAdminMixin,
     TenantScopedAdmin,
+    actor_display,
     refusal_messages,
     refusal_text,
 )
@@ -729,7 +730,7 @@ class JournalPostingsInline(ReadOnlyInline):
 @admin.register(Journal)
 class JournalAdmin(LedgerRecordAdmin):
     change_form_template = "admin/accounts/journal/change_form.html"
-    list_display = ["created_at", "kind", "description", "actor", "channel", "reversal"]
+    list_display = ["created_at", "kind", "description", "shown_actor", "channel", "reversal"]
     list_filter = ["kind"]  # has choices: no DISTINCT over the journals
     search_fields = ["=idempotency_key", "=request_id"]
     search_help_text = "A journal's id, idempotency key or request id, exactly."
@@ -741,7 +742,7 @@ class JournalAdmin(LedgerRecordAdmin):
         "description",
         "value_date",
         "created_at",
-        "actor",
+        "shown_actor",
         "channel",
         "request_id",
         "idempotency_key",
@@ -749,6 +750,10 @@ class JournalAdmin(LedgerRecordAdmin):
     ]
     readonly_fields = fields
     inlines = [JournalPostingsInline]
+
+    @admin.display(description="who", ordering="actor")
+    def shown_actor(self, journal):
+        return actor_display(journal.actor)
 
     @admin.display(description="reversal")
     def reversal(self, journal):

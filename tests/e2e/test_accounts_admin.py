@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 from accounts.models import Account, Journal
 from tests.accounts.factories import ActiveCustomerFactory, funded_account
 from tests.e2e.conftest import log_in
+from tests.e2e.test_back_office import fits_the_screen
 
 expect = pytest.importorskip(
     "playwright.sync_api", reason="playwright is not installed (requirements-dev.txt)"
@@ -87,6 +88,14 @@ def test_a_deposit_and_its_reversal(page, live_server, harbour, teller):
     expect(page.locator(".field-reversal .readonly")).to_contain_text("Reverses")
     assert Journal.objects.get(reversal_of=deposit).description == "Counted twice"
     assert balance(account) == Decimal("100")
+
+    for name in ("account", "posting", "journal"):
+        page.goto(f"{live_server.url}/admin/accounts/{name}/")
+        assert fits_the_screen(page), name
+        page.shots(f"{name}s")
+    expect(page.locator("#result_list tbody tr").first.locator(".field-shown_actor")).to_have_text(
+        "hana (staff)"
+    )
 
     page.goto(f"{live_server.url}{ACCOUNTS}{account.pk}/change/")
     expect(page.locator(".field-shown_balance .readonly")).to_have_text("100.00")
