@@ -651,12 +651,18 @@ def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
         api.get(f"{BASE}/SETTLEMENT-EUR"),
         api.get(f"{BASE}/SETTLEMENT-EUR", {"as_of": timezone.now().isoformat()}),
         api.get(f"{BASE}/SETTLEMENT-EUR/transactions"),
+        api.post(f"{BASE}/SETTLEMENT-EUR/deposits", {"amount": "1.00"}),
         api.post(f"{BASE}/SETTLEMENT-EUR/withdrawals", {"amount": "1.00"}),
         api.post(f"{BASE}/SETTLEMENT-EUR/freeze"),
         api.get(f"{BASE}/SETTLEMENT-EUR/holds"),
+        api.post(f"{BASE}/SETTLEMENT-EUR/holds", {"amount": "1.00", "reason": "card"}),
         api.post(
             "/api/v1/transfers",
             {"from_account": "SETTLEMENT-EUR", "to_account": funded, "amount": "1.00"},
+        ),
+        api.post(
+            "/api/v1/transfers",
+            {"from_account": funded, "to_account": "SETTLEMENT-EUR", "amount": "1.00"},
         ),
     ):
         assert problem(response, 404)["detail"].startswith("No account ")
