@@ -1,5 +1,6 @@
 """The JSON shape of an audit event (its schema: audit/schemas.py)."""
 
+
 def event_json(event):
     return {
         "id": event.pk,

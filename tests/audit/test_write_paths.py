@@ -245,4 +245,3 @@ def test_national_id_never_in_clear_in_events_api_or_export(api, staff_client, t
         ("create", "customers.customer", ref),
         ("update", "customers.customer", ref),
     ]
-
