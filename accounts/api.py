@@ -3,7 +3,6 @@ selector. Every money-moving POST (and opening an account, placing a hold) honou
 `Idempotency-Key`."""
 
 import hashlib
-from decimal import Decimal
 
 from accounts import selectors, services
 from accounts.forms import (
@@ -16,7 +15,7 @@ from accounts.forms import (
     StatementQueryForm,
     TransferForm,
 )
-from accounts.models import Account, Hold, Posting
+from accounts.models import Account, Hold
 from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, operation
@@ -24,44 +23,9 @@ from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from core.api.pagination import paginate
 from core.errors import NotFound
 from core.forms import AsOfQueryForm
-from core.history import version_as_of
 from customers import selectors as customer_selectors
 
 TAGS = ("accounts",)
-
-
-def _get_account(reference):
-    """A customer account: the bank's internal ledger accounts (settlement, income, ...) are
-    no partner's, and answer as if they did not exist."""
-    account = selectors.get_account(reference)
-    if account.is_internal:
-        raise NotFound("No account with this reference.")
-    return account
-
-
-def _account_as_of(reference, when):
-    """The customer account `reference` as it was at `when` (closed or deleted since, or not),
-    with its balance and available balance then; NotFound if it did not exist yet."""
-    current = Account.all_objects.customer_accounts().filter(reference=reference).first()
-    account = version_as_of(Account, pk=current.pk, when=when) if current else None
-    if account is None:
-        raise NotFound(f"No account {reference} at {when.isoformat()}.")
-    # Postings and holds are never rewritten: the last balance_after before `when` is the
-    # balance then, and the holds placed by then and neither released nor expired by then
-    # were the ones withholding money.
-    balance = (
-        Posting.objects.filter(account_id=current.pk, posted_at__lte=when)
-        .order_by(*selectors.STATEMENT_ORDERING)
-        .values_list("balance_after", flat=True)
-        .first()
-    ) or Decimal(0)
-    held = (
-        Hold.objects.filter(account_id=current.pk, created_at__lte=when)
-        .exclude(released_at__lte=when)
-        .active(when)
-        .total()
-    )
-    return account, balance, balance - held + account.overdraft_limit
 
 
 class AccountList(ApiView):
@@ -102,7 +66,7 @@ class AccountList(ApiView):
     def post(self, request):
         form = self.validate(AccountOpenForm(data=request.json))
         account = services.open_account(**form.cleaned_data, by=request.partner_key)
-        return account_json(_get_account(account.reference))
+        return account_json(selectors.get_customer_account(account.reference))
 
 
 class AccountDetail(ApiView):
@@ -117,8 +81,8 @@ class AccountDetail(ApiView):
     def get(self, request, ref):
         as_of = self.query(request, AsOfQueryForm)["as_of"]
         if as_of is not None:
-            return account_json(*_account_as_of(ref, as_of))
-        return account_json(_get_account(ref))
+            return account_json(*selectors.customer_account_as_of(ref, as_of))
+        return account_json(selectors.get_customer_account(ref))
 
     @operation(
         operation_id="updateAccount",
@@ -131,10 +95,10 @@ class AccountDetail(ApiView):
         tags=TAGS,
     )
     def patch(self, request, ref):
-        account = _get_account(ref)
+        account = selectors.get_customer_account(ref)
         form = self.validate(AccountUpdateForm(data=request.json, account=account))
         services.update_account(account=account, changes=form.changes(), by=request.partner_key)
-        return account_json(_get_account(ref))
+        return account_json(selectors.get_customer_account(ref))
 
 
 def _journal_key(request):
@@ -148,8 +112,8 @@ def _journal_key(request):
 
 
 def _lifecycle(request, ref, service):
-    service(account=_get_account(ref), by=request.partner_key)
-    return account_json(_get_account(ref))
+    service(account=selectors.get_customer_account(ref), by=request.partner_key)
+    return account_json(selectors.get_customer_account(ref))
 
 
 LIFECYCLE = {
@@ -193,10 +157,9 @@ class Statement(ApiView):
         tags=TAGS,
     )
     def get(self, request, ref):
-        account = _get_account(ref)
+        account = selectors.get_customer_account(ref)
         period = self.query(request, StatementQueryForm)
         postings = selectors.statement(account, since=period["from"], until=period["to"])
-        postings = postings.select_related("journal")  # its public id: no query per row
         rows, cursor = paginate(request, postings, ordering=selectors.STATEMENT_ORDERING)
         return {
             "data": [transaction_json(p, account.currency) for p in rows],
@@ -205,7 +168,7 @@ class Statement(ApiView):
 
 
 def _move(view, request, ref, service):
-    account = _get_account(ref)
+    account = selectors.get_customer_account(ref)
     form = view.validate(MovementForm(data=request.json, account=account))
     posting = service(
         account=account,
@@ -274,7 +237,7 @@ class HoldList(ApiView):
         tags=TAGS,
     )
     def get(self, request, ref):
-        account = _get_account(ref)
+        account = selectors.get_customer_account(ref)
         status = self.query(request, HoldQueryForm)["status"] or None
         rows, cursor = paginate(
             request, selectors.holds_of(account, status=status), ordering=Hold._meta.ordering
@@ -293,7 +256,7 @@ class HoldList(ApiView):
         tags=TAGS,
     )
     def post(self, request, ref):
-        account = _get_account(ref)
+        account = selectors.get_customer_account(ref)
         form = self.validate(HoldForm(data=request.json, account=account))
         hold = services.place_hold(account=account, **form.cleaned_data, by=request.partner_key)
         return hold_json(hold, account.currency)
@@ -309,5 +272,5 @@ class HoldDetail(ApiView):
         tags=TAGS,
     )
     def delete(self, request, ref, hold_id):
-        hold = selectors.get_hold(_get_account(ref), hold_id)
+        hold = selectors.get_hold(selectors.get_customer_account(ref), hold_id)
         services.release_hold(hold=hold, by=request.partner_key)

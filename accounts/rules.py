@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 
 from accounts import currencies
-from accounts.models import Account
+from accounts.models import AMOUNT, Account
 from core.errors import Conflict, RuleViolation
 from customers.models import Customer
 
@@ -165,6 +165,21 @@ def check_available(account, *, available, debit):
         f"Insufficient available balance on {account.reference}: "
         f"{currencies.format_amount(available, account.currency)} {account.currency} available, "
         f"{currencies.format_amount(debit, account.currency)} needed."
+    )
+
+
+# The largest magnitude a balance column (and a posting's balance_after) holds.
+BALANCE_LIMIT = Decimal(10) ** (AMOUNT["max_digits"] - AMOUNT["decimal_places"])
+
+
+def check_balance_fits(account, *, balance, amount):
+    """A movement never takes a balance (customer or internal) beyond what the ledger stores:
+    refused by name here rather than failing in the database."""
+    if abs(balance) < BALANCE_LIMIT:
+        return
+    raise RuleViolation(
+        f"{currencies.format_amount(amount, account.currency)} {account.currency} would take the "
+        f"balance of {account.reference} beyond what the ledger can hold."
     )
 
 

@@ -3,27 +3,66 @@ queries whatever the page size. Another tenant's object is NotFound, like a miss
 
 import uuid
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 
 from django.utils import timezone
 
 from accounts.models import Account, Hold, Journal, Posting
 from core.errors import NotFound
+from core.history import version_as_of
 
 # Keyset order of statements, served by the `posting_statement` index.
 STATEMENT_ORDERING = ("-posted_at", "-id")
 
 
-def get_account(reference):
-    """A live account (customer or internal) with its balance row and customer joined."""
-    account = (
-        Account.objects.with_balances()
-        .select_related("customer")
-        .filter(reference=reference)
-        .first()
-    )
+def _live_account(queryset, reference):
+    # PostgreSQL cannot compare text holding a NUL (a 500), and no reference holds one.
+    account = None
+    if "\x00" not in reference:
+        account = queryset.with_balances().select_related("customer").filter(reference=reference)
+        account = account.first()
     if account is None:
         raise NotFound("No account with this reference.")
     return account
+
+
+def get_account(reference):
+    """A live account, customer or internal (the bank's own ledger accounts, for staff), with
+    its balance row and customer joined."""
+    return _live_account(Account.objects, reference)
+
+
+def get_customer_account(reference):
+    """A live customer account: the bank's internal ledger accounts (settlement, income, ...)
+    are no partner's, and are NotFound like a missing one."""
+    return _live_account(Account.objects.customer_accounts(), reference)
+
+
+def customer_account_as_of(reference, when):
+    """The customer account `reference` as it was at `when` (closed or deleted since, or not),
+    with its balance and available balance then; NotFound if it did not exist yet."""
+    current = None
+    if "\x00" not in reference:
+        current = Account.all_objects.customer_accounts().filter(reference=reference).first()
+    account = version_as_of(Account, pk=current.pk, when=when) if current else None
+    if account is None:
+        raise NotFound(f"No account {reference} at {when.isoformat()}.")
+    # Postings and holds are never rewritten: the last balance_after before `when` is the
+    # balance then, and the holds placed by then and neither released nor expired by then
+    # were the ones withholding money.
+    balance = (
+        Posting.objects.filter(account_id=current.pk, posted_at__lte=when)
+        .order_by(*STATEMENT_ORDERING)
+        .values_list("balance_after", flat=True)
+        .first()
+    ) or Decimal(0)
+    held = (
+        Hold.objects.filter(account_id=current.pk, created_at__lte=when)
+        .exclude(released_at__lte=when)
+        .active(when)
+        .total()
+    )
+    return account, balance, balance - held + account.overdraft_limit
 
 
 def accounts(customer=None, status=None, currency=None):
@@ -46,7 +85,12 @@ def statement(account, *, since=None, until=None):
     """The account's postings newest first. `since`/`until` are datetimes or dates (a date
     `until` includes that whole day); both bound `posted_at`, so the statement index serves
     them."""
-    queryset = Posting.objects.filter(account=account).order_by(*STATEMENT_ORDERING)
+    # The journal's public id is on every statement row: joined, not a query per row.
+    queryset = (
+        Posting.objects.filter(account=account)
+        .select_related("journal")
+        .order_by(*STATEMENT_ORDERING)
+    )
     if since is not None:
         if not isinstance(since, datetime):
             since = _start_of(since)

@@ -326,6 +326,7 @@ def _check(movement, rows, now):
         net = sum((e.amount for e in movement.entries if e.account_id == row.account_id), ZERO)
         if net < 0:
             rules.check_available(row, available=row.available(now), debit=-net)
+        rules.check_balance_fits(row, balance=row.balance + net, amount=abs(net))
 
 
 def _post(movement):

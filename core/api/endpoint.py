@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import OperationalError
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -41,7 +42,7 @@ from core.api.problems import (
 )
 from core.api.ratelimit import check_rate_limit
 from core.api.schema import flatten_nested, form_schema
-from core.db.retry import retry_transient
+from core.db.retry import is_transient, retry_transient
 from core.errors import ServiceError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -193,8 +194,22 @@ class ApiView(View):
         if request.method in SAFE_METHODS:
             return self._respond(request, handler, op, args, kwargs)
         # A deadlock or serialization failure rolls the whole unit of work back (idempotency
-        # record included): run it again rather than answer 500.
-        return retry_transient(lambda: self._unit_of_work(request, handler, op, args, kwargs))()
+        # record included): run it again rather than answer 500. The services' own retry passes
+        # through inside this one, so `attempts` bounds the request. If every attempt failed,
+        # nothing was written: 503, and the client may send the same request again.
+        try:
+            return retry_transient(lambda: self._unit_of_work(request, handler, op, args, kwargs))()
+        except OperationalError as error:
+            if not is_transient(error):
+                raise
+            raise ApiError(
+                503,
+                "The database aborted this request to resolve contention with concurrent ones, "
+                "on every attempt; nothing was written. Send it again (with the same "
+                f"{IDEMPOTENCY_HEADER}, if any).",
+                code="transient-contention",
+                headers={"Retry-After": "1"},
+            ) from None
 
     def _unit_of_work(self, request, handler, op, args, kwargs):
         if IDEMPOTENCY_HEADER in request.headers:

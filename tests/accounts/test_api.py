@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import AccountBalance, Hold, Journal, Posting
+from accounts.rules import BALANCE_LIMIT
 from core.context import system_scope, tenant_context
 from core.models import IdempotencyRecord
 from tests.accounts.factories import AccountFactory, funded_account
@@ -651,12 +652,18 @@ def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
         api.get(f"{BASE}/SETTLEMENT-EUR"),
         api.get(f"{BASE}/SETTLEMENT-EUR", {"as_of": timezone.now().isoformat()}),
         api.get(f"{BASE}/SETTLEMENT-EUR/transactions"),
+        api.post(f"{BASE}/SETTLEMENT-EUR/deposits", {"amount": "1.00"}),
         api.post(f"{BASE}/SETTLEMENT-EUR/withdrawals", {"amount": "1.00"}),
         api.post(f"{BASE}/SETTLEMENT-EUR/freeze"),
         api.get(f"{BASE}/SETTLEMENT-EUR/holds"),
+        api.post(f"{BASE}/SETTLEMENT-EUR/holds", {"amount": "1.00", "reason": "card"}),
         api.post(
             "/api/v1/transfers",
             {"from_account": "SETTLEMENT-EUR", "to_account": funded, "amount": "1.00"},
+        ),
+        api.post(
+            "/api/v1/transfers",
+            {"from_account": funded, "to_account": "SETTLEMENT-EUR", "amount": "1.00"},
         ),
     ):
         assert problem(response, 404)["detail"].startswith("No account ")
@@ -680,3 +687,12 @@ def test_a_retry_after_the_stored_response_is_purged_still_posts_once(api, funde
     # Another integration of the bank may use the same key for its own movement.
     other = make_api_client(tenant)
     assert created(other.post(url, {"amount": "10.00"}, headers=key))["id"] != first["id"]
+
+
+def test_a_deposit_past_what_the_ledger_holds_is_422_naming_the_amount(api, funded, tenant):
+    with tenant_context(tenant):
+        AccountBalance.objects.filter(account__reference=funded).update(
+            balance=BALANCE_LIMIT - Decimal("10.00")  # 15 significant digits (SQLite)
+        )
+    body = problem(api.post(f"{BASE}/{funded}/deposits", {"amount": "20.00"}), 422)
+    assert body["detail"].startswith(f"20.00 EUR would take the balance of {funded} beyond")

@@ -5,6 +5,7 @@ import pytest
 from django.db import OperationalError
 
 from accounts import api as api_module
+from accounts import rules
 from accounts.models import Journal
 from core.context import system_scope, tenant_context
 from core.models import IdempotencyRecord
@@ -126,3 +127,28 @@ def test_a_deadlocked_transfer_without_a_key_is_rerun(tenant, monkeypatch):
     assert response.status_code == 201, response.content
     assert len(attempts) == 2
     assert balances(api, target) == ("4.00", "4.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_persistent_deadlock_makes_the_bounded_attempts_then_answers_503(tenant, monkeypatch):
+    """The API's retry and the service's are nested: the request still runs `attempts` (3)
+    times, not 3 x 3, and then says it may be sent again; nothing was written."""
+    api = make_api_client(tenant)
+    ref = open_account(api, holder_of(tenant))["reference"]
+    attempts = []
+
+    def deadlocked(row):
+        attempts.append(row)
+        error = OperationalError("deadlock detected")
+        error.__cause__ = _Deadlock()
+        raise error
+
+    monkeypatch.setattr(rules, "check_can_post", deadlocked)  # inside the real service
+    response = api.post(f"{BASE}/{ref}/deposits", {"amount": "5.00"})  # no key: no outer atomic
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/problem+json"
+    assert response["Retry-After"] == "1"
+    assert response.json()["type"].endswith("/transient-contention")
+    assert len(attempts) == 3
+    monkeypatch.undo()
+    assert balances(api, ref) == ("0.00", "0.00")

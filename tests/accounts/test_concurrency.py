@@ -168,6 +168,23 @@ def test_inside_a_transaction_a_transient_failure_belongs_to_the_caller(db):
     assert len(calls) == 1
 
 
+def test_a_nested_retry_passes_through_so_the_bound_holds_overall():
+    calls = []
+
+    @retry_transient(attempts=3)
+    def inner():
+        calls.append(1)
+        raise transient_error()
+
+    @retry_transient(attempts=3)
+    def outer():
+        return inner()
+
+    with pytest.raises(OperationalError):
+        outer()
+    assert len(calls) == 3
+
+
 def test_other_errors_are_not_retried():
     calls = []
 

@@ -49,6 +49,26 @@ def test_internal_accounts_are_not_listed_but_can_be_read(in_tenant, listed):
         selectors.get_account("ACC-999999")
 
 
+def test_a_customer_account_selector_never_finds_an_internal_one(in_tenant, listed):
+    assert selectors.get_customer_account(listed[0].reference).pk == listed[0].pk
+    with pytest.raises(NotFound):
+        selectors.get_customer_account("SETTLEMENT-EUR")
+    with pytest.raises(NotFound):
+        selectors.customer_account_as_of("SETTLEMENT-EUR", timezone.now())
+
+
+def test_a_reference_holding_a_nul_is_not_found_not_a_database_error(in_tenant, listed):
+    """PostgreSQL refuses to compare text holding a NUL; the selectors refuse it first."""
+    reference = listed[0].reference + "\x00"
+    for read in (
+        lambda: selectors.get_account(reference),
+        lambda: selectors.get_customer_account(reference),
+        lambda: selectors.customer_account_as_of(reference, timezone.now()),
+    ):
+        with pytest.raises(NotFound):
+            read()
+
+
 def test_a_statement_is_newest_first_and_filtered_by_day(in_tenant, django_assert_num_queries):
     account = funded_account(in_tenant, "10.00")
     other = AccountFactory(tenant=in_tenant)

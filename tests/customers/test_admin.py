@@ -913,9 +913,7 @@ def test_search_is_the_apis_ranked_search(staff_client, in_tenant, monkeypatch):
     named = BusinessFactory(tenant=in_tenant, legal_name=f"{exact.reference} Trading Ltd")
     calls = []
     real = selectors.ranked_search
-    monkeypatch.setattr(
-        selectors, "ranked_search", lambda qs, q: calls.append(q) or real(qs, q)
-    )
+    monkeypatch.setattr(selectors, "ranked_search", lambda qs, q: calls.append(q) or real(qs, q))
     rows = listed(staff_client.get(CHANGELIST, {"q": exact.reference}))
     assert calls == [exact.reference]
     assert list(rows) == [exact.pk, named.pk]  # not newest first

@@ -39,6 +39,7 @@ import pytest
 from django.urls import URLPattern
 
 from accounts import urls as account_urls
+from core.api.openapi import build_document
 from core.context import system_scope
 from core.models import PartnerKey
 from customers import urls as customer_urls
@@ -374,3 +375,13 @@ def test_documented_ids_bind_once_and_stay_bound():
     assert _resolve_target(f"/api/v1/accounts/ACC-000001/holds/{documented}", replay).endswith(
         f"/holds/{real}"
     )
+
+
+def test_every_schema_component_named_in_the_guide_exists():
+    """The paragraph listing the named schemas names only real components."""
+    text = DOC.read_text()
+    paragraph = text[text.index("Every object the API returns is a named schema") :]
+    paragraph = paragraph[: paragraph.index("operationId")]
+    named = set(re.findall(r"`([A-Z][A-Za-z]+)`", paragraph))
+    components = set(build_document()["components"]["schemas"])
+    assert named and named <= components, sorted(named - components)

@@ -2,7 +2,6 @@
 to zero in each currency. Exits non-zero naming each mismatch (docs/operations.md,
 "Reconciling the ledger")."""
 
-import time
 from decimal import Decimal
 
 from django.core.management.base import CommandError
@@ -13,29 +12,13 @@ from accounts import currencies
 from accounts.models import AccountBalance, Journal, Posting
 from core.context import tenant_context
 from core.management.base import SystemCommand
+from core.management.progress import Progress
 from core.models import Tenant
 
 # Rows of the driving table (accounts, journals) per aggregate query: each batch is one
 # GROUP BY over an id range that an index serves, so memory stays flat on any ledger.
 BATCH = 5000
 ZERO = Decimal(0)
-
-
-class Progress:
-    """One line on stderr, rewritten in place: how many of how many, how fast."""
-
-    def __init__(self, label, total, stream):
-        self.label, self.total, self.stream = label, total, stream
-        self.start = time.monotonic()
-
-    def __call__(self, done):
-        rate = done / max(time.monotonic() - self.start, 1e-6)
-        percent = 100 * done / self.total if self.total else 100
-        self.stream.write(f"\r{self.label}: {done}/{self.total} ({percent:.0f} %, {rate:,.0f}/s)")
-        self.stream.flush()
-
-    def close(self):
-        self.stream.write("\n")
 
 
 def _id_batches(queryset, field):

@@ -1,34 +1,13 @@
 """Recompute every tenant's audit chain; exit non-zero naming the first event that fails."""
 
-import sys
-import time
-
 from django.core.management.base import CommandError
 
 from audit.models import AuditChainHead
 from audit.sealing import chains_waiting
 from audit.verification import chain_length, verify_chain
 from core.management.base import SystemCommand
+from core.management.progress import Progress
 from core.models import Tenant
-
-
-class Progress:
-    """One line on stderr, rewritten in place: events verified, of how many, how fast."""
-
-    def __init__(self, label, total, stream=sys.stderr):
-        self.label, self.total, self.stream = label, total, stream
-        self.start = time.monotonic()
-
-    def __call__(self, done):
-        rate = done / max(time.monotonic() - self.start, 1e-6)
-        percent = 100 * done / self.total if self.total else 100
-        self.stream.write(
-            f"\r{self.label}: {done}/{self.total} events ({percent:.0f} %, {rate:,.0f}/s)"
-        )
-        self.stream.flush()
-
-    def close(self):
-        self.stream.write("\n")
 
 
 class Command(SystemCommand):
@@ -43,7 +22,7 @@ class Command(SystemCommand):
     def handle(self, *args, tenant=None, **options):
         failures = []
         for tenant_id, label in self._chains(tenant):
-            progress = Progress(label, chain_length(tenant_id), self.stderr._out)
+            progress = Progress(label, chain_length(tenant_id), self.stderr._out, unit="events")
             report = verify_chain(tenant_id, progress=progress)
             progress.close()
             line = (
