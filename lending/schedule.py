@@ -18,7 +18,7 @@ Conventions, each chosen once and used everywhere:
 
 import calendar
 import datetime
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 from enum import StrEnum
 
@@ -331,14 +331,14 @@ class _Period:
     start: datetime.date
     end: datetime.date
     rate: Decimal  # unrounded interest per unit of principal over the period
-    grace: bool  # interest only
+    interest_only: bool  # a grace period, or an annuity period whose interest exceeds the level
 
 
 def _periods(terms: Terms, numbers, start: datetime.date, ends, grace_until: int):
     periods, previous = [], start
     for number, end in zip(numbers, ends, strict=True):
         rate = _period_rate(terms.rate, previous, end, terms.day_count)
-        periods.append(_Period(number, previous, end, rate, grace=number <= grace_until))
+        periods.append(_Period(number, previous, end, rate, interest_only=number <= grace_until))
         previous = end
     return periods
 
@@ -366,13 +366,14 @@ def _schedule(terms: Terms, principal: Decimal, periods: list[_Period]) -> Sched
 
 
 def _amortizing(periods):
-    return [p for p in periods if not p.grace]
+    return [p for p in periods if not p.interest_only]
 
 
 def _principal_parts(principal, periods, places) -> list[Decimal]:
-    """Zero in grace periods, then the principal in equal parts (the last absorbing rounding)."""
+    """Zero in interest-only periods, then the principal in equal parts (the last absorbing
+    rounding)."""
     parts = iter(_spread(principal, len(_amortizing(periods)), places))
-    return [_zero(principal) if p.grace else next(parts) for p in periods]
+    return [_zero(principal) if p.interest_only else next(parts) for p in periods]
 
 
 def _with_balances(periods, principals, interests):
@@ -433,12 +434,36 @@ def _level_payment(principal, periods) -> Decimal:
         return principal / factors
 
 
+def _with_interest_only(principal, periods):
+    """The periods marked interest only where the level payment would not cover the interest.
+
+    A period longer than the others (a broken first period, a 31-day month, a 30/360 week over a
+    February end) can bear more interest than the level payment of a long loan at a high rate
+    pays. Rather than let the loan grow, such an installment pays its interest only and the
+    level payment is spread over the other periods; marking one can spare later ones, so they
+    are marked one at a time, earliest first (unrounded arithmetic, as exact as the schedule)."""
+    while True:
+        payment, balance = _level_payment(principal, periods), principal
+        with localcontext(prec=_PRECISION):
+            for index, period in enumerate(periods[:-1]):  # the last always repays the rest
+                if period.interest_only:
+                    continue
+                interest = balance * period.rate
+                if interest > payment:
+                    periods = [*periods]
+                    periods[index] = replace(period, interest_only=True)
+                    break
+                balance -= payment - interest
+            else:
+                return periods, payment
+
+
 def _annuity(principal, periods, places):
-    """Grace periods pay their interest; the others pay one level amount (the last absorbing
-    rounding). Rounding the payment up can repay the principal early on a tiny loan over a long
-    term; then it is rounded down, and at worst one more minor unit down, which the interest's
+    """Interest-only periods pay their interest; the others one level amount, the last absorbing
+    rounding. Rounding the payment up can repay the principal early on a tiny loan over a long
+    term; then it is rounded down, and if need be one more minor unit down, which the interest's
     half-even rounding (half a unit a period at most) can no longer overturn."""
-    exact = _level_payment(principal, periods)
+    periods, exact = _with_interest_only(principal, periods)
     down = _round(exact, places, ROUND_DOWN)
     for payment in (_round(exact, places), down):
         try:
@@ -453,18 +478,13 @@ def _annuity_with(payment, principal, periods, places):
     last = periods[-1]
     for period in periods:
         interest = _round(balance * period.rate, places)
-        if period.grace:
-            part = _zero(balance)
-        elif period is last:
+        if period is last:
             part = balance
+        elif period.interest_only:
+            part = _zero(balance)
         else:
-            part = payment - interest
-            if part < 0:
-                raise ValueError(
-                    f"installment {period.number} would not cover its interest ({interest} > "
-                    f"{payment}): the loan would grow; use a shorter first period or fewer "
-                    "installments"
-                )
+            # The rounded interest can exceed the rounded payment by a unit or two: interest only.
+            part = max(payment - interest, _zero(balance))
             if part > balance:
                 raise _Overshoot(
                     f"installment {period.number} would repay more than the {balance} left"
@@ -474,17 +494,18 @@ def _annuity_with(payment, principal, periods, places):
     return installments
 
 
-# --- after an overpayment ---------------------------------------------------------------------
-
-
 def regular_amount(schedule: Schedule, terms: Terms) -> Decimal:
-    """What the borrower agreed to pay each period: the level total of an annuity, the principal
-    part of an equal-principal schedule (taken from the first installment that repays
-    principal)."""
-    first = next(i for i in schedule.installments if i.number > terms.grace_installments)
+    """What the borrower agreed to pay each period: the level total of an annuity (installments
+    that pay interest only pay more), the principal part of an equal-principal schedule. Read
+    from the installments after grace but before the last (the last, when it is the only one)."""
+    after_grace = [i for i in schedule.installments if i.number > terms.grace_installments]
+    regular = after_grace[:-1] or after_grace
     if terms.amortization is Amortization.EQUAL_INSTALLMENTS:
-        return first.total
-    return first.principal
+        return min(i.total for i in regular)
+    return min(i.principal for i in regular)
+
+
+# --- after an overpayment ---------------------------------------------------------------------
 
 
 def reschedule(
