@@ -18,12 +18,14 @@ Conventions, each chosen once and used everywhere:
 
 import calendar
 import datetime
-from dataclasses import dataclass, field, replace
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
+from dataclasses import dataclass, replace
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 
-# Enough digits for a 360-installment product of period factors on a principal of 10^15.
+# Enough digits for a 360-installment product of period factors on a principal of 10^15, and
+# whatever decimal context the caller has set.
 _PRECISION = 50
+_CONTEXT = Context(prec=_PRECISION)
 
 
 class Amortization(StrEnum):
@@ -179,11 +181,15 @@ def _amount(name, value, terms) -> Decimal:
 # --- dates and day counts ---------------------------------------------------------------------
 
 
+def _month_length(year: int, month: int) -> int:
+    return calendar.mdays[month] + (month == 2 and calendar.isleap(year))
+
+
 def _add_months(anchor: datetime.date, months: int) -> datetime.date:
     """The anchor's day of month `months` later, or that month's last day when it is shorter."""
     year, month_index = divmod(anchor.month - 1 + months, 12)
     year += anchor.year
-    last_day = calendar.monthrange(year, month_index + 1)[1]
+    last_day = _month_length(year, month_index + 1)
     return datetime.date(year, month_index + 1, min(anchor.day, last_day))
 
 
@@ -210,7 +216,7 @@ def _days_30e_360(start: datetime.date, end: datetime.date) -> int:
     30 days each, like 15 Jan → 15 Feb."""
 
     def day(value):
-        is_last = value.day == calendar.monthrange(value.year, value.month)[1]
+        is_last = value.day == _month_length(value.year, value.month)
         return 30 if is_last else min(value.day, 30)
 
     return 360 * (end.year - start.year) + 30 * (end.month - start.month) + day(end) - day(start)
@@ -228,7 +234,7 @@ def day_count_days(start: datetime.date, end: datetime.date, day_count: DayCount
 def _period_rate(rate: Decimal, start, end, day_count) -> Decimal:
     """The unrounded interest on one unit of principal from start to end."""
     with localcontext(prec=_PRECISION):
-        return rate * day_count_days(start, end, day_count) / _DAYS_IN_YEAR[DayCount(day_count)]
+        return rate * day_count_days(start, end, day_count) / _DAYS_IN_YEAR[day_count]
 
 
 def accrued_interest(
@@ -261,8 +267,7 @@ def _unit(places: int) -> Decimal:
 
 
 def _round(value: Decimal, places: int, rounding=ROUND_HALF_EVEN) -> Decimal:
-    with localcontext(prec=_PRECISION):
-        return value.quantize(_unit(places), rounding=rounding)
+    return value.quantize(_unit(places), rounding=rounding, context=_CONTEXT)
 
 
 def _zero(like: Decimal) -> Decimal:
@@ -303,10 +308,10 @@ class Installment:
 @dataclass(frozen=True)
 class Schedule:
     installments: tuple[Installment, ...]
-    principal: Decimal = field(init=False)
 
-    def __post_init__(self):
-        object.__setattr__(self, "principal", sum(i.principal for i in self.installments))
+    @property
+    def principal(self) -> Decimal:
+        return sum((i.principal for i in self.installments), Decimal(0))
 
     @property
     def total_interest(self) -> Decimal:
@@ -328,8 +333,7 @@ class Schedule:
 @dataclass(frozen=True)
 class _Period:
     number: int
-    start: datetime.date
-    end: datetime.date
+    end: datetime.date  # the due date
     rate: Decimal  # unrounded interest per unit of principal over the period
     interest_only: bool  # a grace period, or an annuity period whose interest exceeds the level
 
@@ -338,7 +342,7 @@ def _periods(terms: Terms, numbers, start: datetime.date, ends, grace_until: int
     periods, previous = [], start
     for number, end in zip(numbers, ends, strict=True):
         rate = _period_rate(terms.rate, previous, end, terms.day_count)
-        periods.append(_Period(number, previous, end, rate, interest_only=number <= grace_until))
+        periods.append(_Period(number, end, rate, interest_only=number <= grace_until))
         previous = end
     return periods
 
@@ -353,15 +357,11 @@ def build_schedule(terms: Terms) -> Schedule:
 
 
 def _schedule(terms: Terms, principal: Decimal, periods: list[_Period]) -> Schedule:
-    build = {
-        (InterestMethod.DECLINING_BALANCE, Amortization.EQUAL_INSTALLMENTS): _annuity,
-        (
-            InterestMethod.DECLINING_BALANCE,
-            Amortization.EQUAL_PRINCIPAL,
-        ): _declining_equal_principal,
-        (InterestMethod.FLAT, Amortization.EQUAL_INSTALLMENTS): _flat_equal_installments,
-        (InterestMethod.FLAT, Amortization.EQUAL_PRINCIPAL): _flat_equal_principal,
-    }[terms.interest_method, terms.amortization]
+    equal = terms.amortization is Amortization.EQUAL_INSTALLMENTS
+    if terms.interest_method is InterestMethod.FLAT:
+        build = _flat_equal_installments if equal else _flat_equal_principal
+    else:
+        build = _annuity if equal else _declining_equal_principal
     return Schedule(tuple(build(principal, periods, terms.minor_unit)))
 
 

@@ -105,6 +105,23 @@ def test_a_closed_form_that_would_repay_early_is_rounded_down():
     assert schedule.installments[-1].total > D("0.44")
 
 
+def test_when_rounding_down_is_not_enough_the_payment_is_one_unit_lower():
+    """517 yen weekly at 1.72 % over 132 weeks: the closed form is 4.004, but the weekly interest
+    (0.17) rounds to 0, so 4 a week would repay 524 by week 131; 3 a week leaves 124 to the last."""
+    loan = terms(
+        principal=D(517),
+        annual_interest_rate=D("1.72"),
+        number_of_installments=132,
+        repayment_frequency="weekly",
+        day_count="actual/360",
+        start_date=date(2033, 3, 6),
+        minor_unit=0,
+    )
+    schedule = build_schedule(loan)
+    assert {i.total for i in schedule.installments[:-1]} == {D(3)}
+    assert rows(schedule)[-1] == (D(124), D(0), D(124))
+
+
 # --- each method ------------------------------------------------------------------------------
 
 
