@@ -18,14 +18,25 @@ Conventions, each chosen once and used everywhere:
 
 import calendar
 import datetime
+import functools
 from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from enum import StrEnum
 
-# Enough digits for a 360-installment product of period factors on a principal of 10^15, and
-# whatever decimal context the caller has set.
-_PRECISION = 50
-_CONTEXT = Context(prec=_PRECISION)
+# Enough digits for a 360-installment product of period factors on a principal of 10^15.
+_CONTEXT = Context(prec=50, rounding=ROUND_HALF_EVEN)
+
+
+def _exact(function):
+    """Runs `function` in the module's decimal context, whatever context the caller has set (a
+    caller's 6-digit context would otherwise round 250,000.00 - 788.49 to 249,212)."""
+
+    @functools.wraps(function)
+    def in_context(*args, **kwargs):
+        with localcontext(_CONTEXT):
+            return function(*args, **kwargs)
+
+    return in_context
 
 
 class Amortization(StrEnum):
@@ -84,6 +95,7 @@ class Terms:
     grace_installments: int = 0  # the first installments pay interest only
     minor_unit: int = 2  # the currency's decimal places (ISO 4217: 2 for EUR, 0 for JPY)
 
+    @_exact
     def __post_init__(self):
         for name, kind in (
             ("repayment_frequency", Frequency),
@@ -139,6 +151,7 @@ class Terms:
         return _shift(self.first_repayment_date, -1, self.repayment_frequency)
 
     @property
+    @_exact
     def rate(self) -> Decimal:
         """The annual rate as a fraction (0.12 for 12 %)."""
         return self.annual_interest_rate / 100
@@ -222,21 +235,21 @@ def _days_30e_360(start: datetime.date, end: datetime.date) -> int:
     return 360 * (end.year - start.year) + 30 * (end.month - start.month) + day(end) - day(start)
 
 
-def day_count_days(start: datetime.date, end: datetime.date, day_count: DayCount) -> int:
+def day_count_days(start: datetime.date, end: datetime.date, day_count: DayCount | str) -> int:
     """The days between two dates as the day count counts them."""
     if end < start:
         raise ValueError(f"end ({end}) must not be before start ({start})")
-    if DayCount(day_count) is DayCount.THIRTY_360:
+    if _member(DayCount, "day_count", day_count) is DayCount.THIRTY_360:
         return _days_30e_360(start, end)
     return (end - start).days
 
 
 def _period_rate(rate: Decimal, start, end, day_count) -> Decimal:
     """The unrounded interest on one unit of principal from start to end."""
-    with localcontext(prec=_PRECISION):
-        return rate * day_count_days(start, end, day_count) / _DAYS_IN_YEAR[day_count]
+    return rate * day_count_days(start, end, day_count) / _DAYS_IN_YEAR[day_count]
 
 
+@_exact
 def accrued_interest(
     *,
     principal: Decimal,
@@ -267,7 +280,7 @@ def _unit(places: int) -> Decimal:
 
 
 def _round(value: Decimal, places: int, rounding=ROUND_HALF_EVEN) -> Decimal:
-    return value.quantize(_unit(places), rounding=rounding, context=_CONTEXT)
+    return value.quantize(_unit(places), rounding=rounding)
 
 
 def _zero(like: Decimal) -> Decimal:
@@ -280,8 +293,7 @@ def _spread(amount: Decimal, count: int, places: int) -> list[Decimal]:
 
     Half-even first; when that would leave the last part negative (a tiny amount over many
     parts: 0.18 in 12 parts is 0.02 eleven times) the parts are rounded down instead."""
-    with localcontext(prec=_PRECISION):
-        share = amount / count
+    share = amount / count
     part = _round(share, places)
     if part * (count - 1) > amount:
         part = _round(share, places, ROUND_DOWN)
@@ -301,6 +313,7 @@ class Installment:
     fees: Decimal  # zero: products add their fees to installments; the maths charges none
 
     @property
+    @_exact
     def total(self) -> Decimal:
         return self.principal + self.interest + self.fees
 
@@ -310,18 +323,22 @@ class Schedule:
     installments: tuple[Installment, ...]
 
     @property
+    @_exact
     def principal(self) -> Decimal:
         return sum((i.principal for i in self.installments), Decimal(0))
 
     @property
+    @_exact
     def total_interest(self) -> Decimal:
         return sum((i.interest for i in self.installments), Decimal(0))
 
     @property
+    @_exact
     def total_fees(self) -> Decimal:
         return sum((i.fees for i in self.installments), Decimal(0))
 
     @property
+    @_exact
     def total_payable(self) -> Decimal:
         return self.principal + self.total_interest + self.total_fees
 
@@ -347,6 +364,7 @@ def _periods(terms: Terms, numbers, start: datetime.date, ends, grace_until: int
     return periods
 
 
+@_exact
 def build_schedule(terms: Terms) -> Schedule:
     """The loan's installments from its terms."""
     dates = due_dates(terms)
@@ -426,12 +444,11 @@ def _level_payment(principal, periods) -> Decimal:
     """The unrounded payment that, with each period's own rate, repays `principal` over the
     amortizing periods: P / Σₖ ∏ⱼ≤ₖ 1/(1 + rⱼ). With one rate r throughout this is the
     closed form P·r / (1 - (1 + r)^-n); with none, P / n."""
-    with localcontext(prec=_PRECISION):
-        discount, factors = Decimal(1), Decimal(0)
-        for period in _amortizing(periods):
-            discount /= 1 + period.rate
-            factors += discount
-        return principal / factors
+    discount, factors = Decimal(1), Decimal(0)
+    for period in _amortizing(periods):
+        discount /= 1 + period.rate
+        factors += discount
+    return principal / factors
 
 
 def _with_interest_only(principal, periods):
@@ -444,18 +461,17 @@ def _with_interest_only(principal, periods):
     are marked one at a time, earliest first (unrounded arithmetic, as exact as the schedule)."""
     while True:
         payment, balance = _level_payment(principal, periods), principal
-        with localcontext(prec=_PRECISION):
-            for index, period in enumerate(periods[:-1]):  # the last always repays the rest
-                if period.interest_only:
-                    continue
-                interest = balance * period.rate
-                if interest > payment:
-                    periods = [*periods]
-                    periods[index] = replace(period, interest_only=True)
-                    break
-                balance -= payment - interest
-            else:
-                return periods, payment
+        for index, period in enumerate(periods[:-1]):  # the last always repays the rest
+            if period.interest_only:
+                continue
+            interest = balance * period.rate
+            if interest > payment:
+                periods = [*periods]
+                periods[index] = replace(period, interest_only=True)
+                break
+            balance -= payment - interest
+        else:
+            return periods, payment
 
 
 def _annuity(principal, periods, places):
@@ -508,6 +524,7 @@ def regular_amount(schedule: Schedule, terms: Terms) -> Decimal:
 # --- after an overpayment ---------------------------------------------------------------------
 
 
+@_exact
 def reschedule(
     terms: Terms,
     *,

@@ -3,7 +3,7 @@ years, grace, 0 % and one installment, rounding, validation, accrual and resched
 figures were worked by hand (or by the closed form) and are not read back from the module."""
 
 import datetime
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal, localcontext
 
 import pytest
 from hypothesis import given, settings
@@ -352,6 +352,22 @@ def test_a_currency_without_minor_units_rounds_to_whole_units():
     assert schedule.installments[0].total == D(106619)  # 1,200,000 yen at 1 % a month
     assert all(i.total.as_tuple().exponent == 0 for i in schedule.installments)
     assert schedule.principal == D(1_200_000)
+
+
+def test_the_callers_decimal_context_changes_nothing():
+    loan = terms(principal=D("250000.00"), number_of_installments=360)
+    expected = build_schedule(loan)
+    with localcontext(prec=6, rounding=ROUND_DOWN):
+        schedule = build_schedule(loan)
+        assert schedule == expected
+        assert schedule.total_payable == expected.total_payable
+        assert accrued_interest(
+            principal=D("250000.00"),
+            annual_interest_rate=D(12),
+            start=date(2027, 1, 15),
+            end=date(2027, 2, 15),
+            day_count="actual/365",
+        ) == D("2547.95")  # 250,000 x 12 % x 31/365 = 2,547.945...
 
 
 def test_interest_rounds_half_even():
