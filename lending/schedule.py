@@ -291,11 +291,11 @@ def _zero(like: Decimal) -> Decimal:
 def _spread(amount: Decimal, count: int, places: int) -> list[Decimal]:
     """`amount` in `count` equal rounded parts, the last taking what rounding leaves.
 
-    Half-even first; when that would leave the last part negative (a tiny amount over many
-    parts: 0.18 in 12 parts is 0.02 eleven times) the parts are rounded down instead."""
+    Half-even first; when that would leave nothing or less for the last part (a tiny amount over
+    many parts: 0.18 in 12 parts is 0.02 eleven times) the parts are rounded down instead."""
     share = amount / count
     part = _round(share, places)
-    if part * (count - 1) > amount:
+    if part * (count - 1) >= amount:
         part = _round(share, places, ROUND_DOWN)
     return [part] * (count - 1) + [amount - part * (count - 1)]
 
@@ -437,7 +437,7 @@ def _flat_equal_installments(principal, periods, places):
 
 
 class _Overshoot(ValueError):
-    """A rounded-up payment repaid the principal before the last installment."""
+    """A rounded-up payment would repay the principal before the last installment."""
 
 
 def _level_payment(principal, periods) -> Decimal:
@@ -501,9 +501,9 @@ def _annuity_with(payment, principal, periods, places):
         else:
             # The rounded interest can exceed the rounded payment by a unit or two: interest only.
             part = max(payment - interest, _zero(balance))
-            if part > balance:
+            if part >= balance:  # nothing would be left for the last installment
                 raise _Overshoot(
-                    f"installment {period.number} would repay more than the {balance} left"
+                    f"installment {period.number} would repay all of the {balance} left"
                 )
         balance -= part
         installments.append(_installment(period, part, interest, balance))

@@ -105,6 +105,21 @@ def test_a_closed_form_that_would_repay_early_is_rounded_down():
     assert schedule.installments[-1].total > D("0.44")
 
 
+@pytest.mark.parametrize("amortization", ["equal_installments", "equal_principal"])
+def test_the_last_installment_is_never_left_empty(amortization):
+    """448.50 / 300 = 1.495 rounds half-even to 1.50, and 299 x 1.50 is all of 448.50."""
+    schedule = build_schedule(
+        terms(
+            principal=D("448.50"),
+            annual_interest_rate=D(0),
+            number_of_installments=300,
+            amortization=amortization,
+        )
+    )
+    assert {i.principal for i in schedule.installments[:-1]} == {D("1.49")}
+    assert schedule.installments[-1].principal == D("2.99")
+
+
 def test_when_rounding_down_is_not_enough_the_payment_is_one_unit_lower():
     """517 yen weekly at 1.72 % over 132 weeks: the closed form is 4.004, but the weekly interest
     (0.17) rounds to 0, so 4 a week would repay 524 by week 131; 3 a week leaves 124 to the last."""
