@@ -95,6 +95,17 @@ def test_any_monthly_30_360_annuity_payment_is_the_closed_form(principal, rate, 
     assert schedule.installments[0].total == closed_form(principal, rate, count)
 
 
+def test_over_a_long_term_the_last_installment_absorbs_the_compounded_rounding():
+    """As docs/lending.md says: 1,199.101 a month is paid as 1,199.10 359 times."""
+    schedule = build_schedule(
+        terms(principal=D("200000.00"), annual_interest_rate=D(6), number_of_installments=360)
+    )
+    assert (schedule.installments[0].total, schedule.installments[-1].total) == (
+        D("1199.10"),
+        D("1200.14"),
+    )
+
+
 def test_a_closed_form_that_would_repay_early_is_rounded_down():
     """100.00 over 229 months at 0.01 %: 0.4367 rounds to 0.44, and 228 x 0.44 is 100.32."""
     loan = terms(principal=D("100.00"), annual_interest_rate=D("0.01"), number_of_installments=229)
