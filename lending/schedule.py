@@ -124,12 +124,8 @@ class Terms:
 
     def _check_dates(self):
         for name in ("start_date", "first_repayment_date"):
-            value = getattr(self, name)
-            # A datetime is a date too, but a time of day would be silently dropped.
-            if value is not None and (
-                not isinstance(value, datetime.date) or isinstance(value, datetime.datetime)
-            ):
-                raise ValueError(f"{name} must be a date, not {value!r}")
+            if getattr(self, name) is not None:
+                _check_date(name, getattr(self, name))
         if self.start_date is None and self.first_repayment_date is None:
             raise ValueError("give first_repayment_date or start_date")
         if (
@@ -171,6 +167,12 @@ def _check_int(name, value, *, low, high=None, why=""):
     if value < low or (high is not None and value > high):
         bounds = f"at least {low}" if high is None else f"between {low} and {high}"
         raise ValueError(f"{name} must be {bounds}{f' ({why})' if why else ''}, not {value}")
+
+
+def _check_date(name, value):
+    # A datetime is a date too, but its time of day would be silently dropped.
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise ValueError(f"{name} must be a date, not {value!r}")
 
 
 def _decimal(name, value) -> Decimal:
@@ -265,6 +267,8 @@ def accrued_interest(
     Over a scheduled period it equals the schedule's interest for that installment."""
     day_count = _member(DayCount, "day_count", day_count)
     _check_int("minor_unit", minor_unit, low=0, high=6)
+    _check_date("start", start)
+    _check_date("end", end)
     principal = _decimal("principal", principal)
     rate = _decimal("annual_interest_rate", annual_interest_rate)
     if principal < 0 or rate < 0:
@@ -542,6 +546,7 @@ def reschedule(
     Remaining grace installments stay interest only. A flat loan's interest is recomputed flat
     on the outstanding principal."""
     overpayment = _member(Overpayment, "overpayment", overpayment)
+    _check_date("as_of", as_of)
     outstanding = _amount("outstanding_principal", outstanding_principal, terms)
     if outstanding <= 0:
         raise ValueError("outstanding_principal must be positive: nothing is left to schedule")

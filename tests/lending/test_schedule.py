@@ -456,6 +456,14 @@ def test_accrual_refuses_dates_out_of_order_and_negative_amounts():
             end=date(2027, 1, 1),
             day_count="actual/365",
         )
+    with pytest.raises(ValueError, match="end must be a date"):
+        accrued_interest(
+            principal=D(1),
+            annual_interest_rate=D(1),
+            start=date(2027, 1, 1),
+            end=datetime.datetime(2027, 2, 1, 12),
+            day_count="actual/365",
+        )
     with pytest.raises(ValueError, match="must not be negative"):
         accrued_interest(
             principal=D(-1),
@@ -531,6 +539,7 @@ def test_rescheduling_inside_the_grace_period_keeps_the_grace():
         (D("100.00"), date(2027, 1, 1), "shorten_term", "before interest starts"),
         (D("100.001"), date(2027, 6, 15), "shorten_term", "more than 2 decimal places"),
         (D("100.00"), date(2027, 6, 15), "skip", "overpayment must be one of"),
+        (D("100.00"), "2027-06-15", "shorten_term", "as_of must be a date"),
     ],
 )
 def test_rescheduling_refuses_what_cannot_be_scheduled(outstanding, as_of, overpayment, message):
