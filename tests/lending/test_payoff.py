@@ -85,3 +85,30 @@ def test_no_payoff_before_disbursement_and_none_once_settled(tenant):
             selectors.payoff(loan, START - datetime.timedelta(days=1))
         pending = make_loan(tenant)
         assert selectors.payoff(pending)["total"] == 0
+
+
+def test_the_payoff_documented_in_docs_lending():
+    """docs/lending.md, "Payoff": the first worked example's payoff on 25 March 2027."""
+    from lending.allocation import payoff
+    from lending.schedule import Terms, build_schedule
+
+    terms = Terms(
+        principal=D("10000.00"),
+        annual_interest_rate=D("12"),
+        number_of_installments=12,
+        repayment_frequency="monthly",
+        interest_method="declining_balance",
+        amortization="equal_installments",
+        day_count="30/360",
+        start_date=datetime.date(2027, 1, 15),
+    )
+    loan = Loan(start_date=terms.start_date, annual_interest_rate=D("12"), day_count="30/360")
+    installments = [
+        Installment(
+            number=i.number, due_date=i.due_date, principal=i.principal, interest=i.interest
+        )
+        for i in build_schedule(terms).installments
+    ]
+    owed = payoff(loan, installments, datetime.date(2027, 3, 25), minor_unit=2)
+    assert owed.interest == D("100.00") + D("92.12") + D("28.05")
+    assert owed.total == D("10220.17")
