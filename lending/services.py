@@ -345,7 +345,7 @@ def disburse_loan(*, loan, on=None, idempotency_key="", by=None):
         )
     Installment.objects.bulk_create(
         Installment(
-            tenant=current.tenant,
+            tenant_id=current.tenant_id,
             loan=current,
             number=i.number,
             due_date=i.due_date,
@@ -466,7 +466,7 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
     _save_installments(list(touched.values()), deleted)
     RepaymentAllocation.objects.bulk_create(
         RepaymentAllocation(
-            tenant=current.tenant,
+            tenant_id=current.tenant_id,
             repayment=repayment,
             installment=paid.installments[number],
             status_before=paid.before[number][0],
@@ -596,7 +596,7 @@ def reverse_repayment(*, repayment, by=None):
         if installment is None:
             recreated.append(
                 Installment(
-                    tenant=loan.tenant,
+                    tenant_id=loan.tenant_id,
                     loan=loan,
                     number=row["number"],
                     due_date=row["due_date"],
