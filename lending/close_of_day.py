@@ -265,7 +265,10 @@ def _charge_penalties(day, products, in_batch, result):
     for pk, penalty in products.items():
         # More days late than the tolerance: due before `day - tolerance`.
         late = Q(loan__product_id=pk, due_date__lt=day - ONE_DAY * penalty.tolerance)
-        charged = PenaltyCharge.objects.filter(installment=OuterRef("pk"))
+        # Unscoped on purpose: the outer installment is the tenant's, so are its charges, and
+        # without a tenant filter to combine the planner takes the (installment, day) index
+        # alone, whatever its statistics say (row-level security still applies).
+        charged = PenaltyCharge._base_manager.filter(installment=OuterRef("pk"))
         if penalty.type == LoanProduct.PenaltyType.RATE:
             charged = charged.filter(charged_on=day)
         due |= late & ~Exists(charged)
