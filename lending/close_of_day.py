@@ -28,14 +28,7 @@ from decimal import Decimal
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import (
-    Count,
-    Exists,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-)
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from accounts import currencies
@@ -192,17 +185,18 @@ def _close_day(tenant, day, progress, renew):
     active = Loan.objects.filter(status=Loan.Status.ACTIVE)
     bounds = active.aggregate(low=Min("pk"), high=Max("pk"), count=Count("pk"))
     result.loans = bounds["count"]
-    done = 0
-    if bounds["low"] is not None:
+    if bounds["low"] is None:
+        if progress:
+            progress(tenant, day, 0, 0)
+    else:
+        span = bounds["high"] - bounds["low"] + 1
         for low in range(bounds["low"], bounds["high"] + 1, BATCH):
             high = low + BATCH - 1
             _close_batch(day, products, low, high, result)
-            done = min(done + BATCH, result.loans)
             renew()
-            if progress:
-                progress(tenant, day, done, result.loans)
-    if progress and bounds["low"] is None:
-        progress(tenant, day, 0, 0)
+            if progress:  # loans done, estimated from the share of the id range covered
+                covered = min(high - bounds["low"] + 1, span)
+                progress(tenant, day, result.loans * covered // span, result.loans)
     result.in_arrears = active.filter(days_past_due__gt=0).count()
     record.last_value = day.toordinal()
     record.save(update_fields=["last_value", "updated_at"])

@@ -18,12 +18,12 @@ from lending.close_of_day import CloseOfDayRunning, last_closed_day, run_close_o
 from lending.models import Installment, Loan, PenaltyCharge
 from tests.lending.loan_rows import active_loan, loan_product
 
-JAN = date(2027, 1, 1)
+JAN = date(2026, 1, 1)
 Status = Installment.Status
 
 
 def day(n):
-    """The n-th day of January 2027 (n > 31 runs on into February)."""
+    """The n-th day of January 2026 (n > 31 runs on into February), in the past."""
     return JAN + timedelta(days=n - 1)
 
 
@@ -247,9 +247,9 @@ def test_an_overlapping_run_is_refused_and_the_lock_released_after(tenant):
 
 
 def test_the_command_refuses_while_another_run_holds_the_lock(tenant):
-    cache.add(close_of_day._lock_key(tenant), "token host-a pid 1 since 2027-01-12 00:05:00Z")
+    cache.add(close_of_day._lock_key(tenant), "token host-a pid 1 since 2026-01-12 00:05:00Z")
     with pytest.raises(CommandError, match=r"already running for harbour \(host-a pid 1"):
-        call_command("run_lending_close_of_day", "--date", "2027-01-12", stdout=io.StringIO())
+        call_command("run_lending_close_of_day", "--date", "2026-01-12", stdout=io.StringIO())
     with tenant_context(tenant):
         assert last_closed_day() is None
 
@@ -262,26 +262,29 @@ def test_the_command_reports_each_day_and_shows_progress(tenant, monkeypatch):
     product = loan_product(tenant, penalty_type="flat", penalty_amount=Decimal("5.00"))
     loans = [active_loan(product, dues=[day(10), day(40)]) for _ in range(5)]
     out, err = io.StringIO(), io.StringIO()
-    call_command("run_lending_close_of_day", "--date", "2027-01-11", stdout=out, stderr=err)
+    call_command("run_lending_close_of_day", "--date", "2026-01-11", stdout=out, stderr=err)
     call_command(
-        "run_lending_close_of_day", "--date=2027-01-12", "--tenant=harbour", stdout=out, stderr=err
+        "run_lending_close_of_day", "--date=2026-01-12", "--tenant=harbour", stdout=out, stderr=err
     )
     assert out.getvalue().splitlines() == [
-        "harbour 2027-01-11: 5 active loans, 5 installments overdue, 5 penalties (25.00 EUR), "
+        "harbour 2026-01-11: 5 active loans, 5 installments overdue, 5 penalties (25.00 EUR), "
         "5 loans in arrears.",
-        "harbour 2027-01-12: 5 active loans, 0 installments overdue, 0 penalties, "
+        "harbour 2026-01-12: 5 active loans, 0 installments overdue, 0 penalties, "
         "5 loans in arrears.",
     ]
-    assert "harbour 2027-01-11: 5/5 loans (100 %" in err.getvalue()
+    assert "harbour 2026-01-11: 5/5 loans (100 %" in err.getvalue()
     assert all(loan_of(loan).days_past_due == 2 for loan in loans)
     out = io.StringIO()
-    call_command("run_lending_close_of_day", "--date", "2027-01-12", stdout=out, stderr=err)
-    assert "Nothing to do: every day up to 2027-01-12 is closed already." in out.getvalue()
+    call_command("run_lending_close_of_day", "--date", "2026-01-12", stdout=out, stderr=err)
+    assert "Nothing to do: every day up to 2026-01-12 is closed already." in out.getvalue()
 
 
 def test_the_command_refuses_a_bad_date_or_tenant(db):
-    with pytest.raises(CommandError, match="--date must be a date as YYYY-MM-DD, not '12/01/2027'"):
-        call_command("run_lending_close_of_day", "--date", "12/01/2027")
+    with pytest.raises(CommandError, match="--date must be a date as YYYY-MM-DD, not '12/01/2026'"):
+        call_command("run_lending_close_of_day", "--date", "12/01/2026")
+    tomorrow = date.today() + timedelta(days=2)  # days of margin: midnight may pass
+    with pytest.raises(CommandError, match=f"--date {tomorrow} is after today"):
+        call_command("run_lending_close_of_day", "--date", tomorrow.isoformat())
     with pytest.raises(CommandError, match="No tenant with slug 'nowhere'"):
         call_command("run_lending_close_of_day", "--tenant", "nowhere")
 
@@ -292,7 +295,7 @@ def test_each_day_closed_is_an_audit_event(tenant):
     close(day(11), tenant)
     with tenant_context(tenant):
         event = AuditEvent.objects.get(action="close_of_day")
-    assert (event.resource_type, event.resource_id) == ("lending.closeofday", "2027-01-11")
+    assert (event.resource_type, event.resource_id) == ("lending.closeofday", "2026-01-11")
     assert event.changes == {
         "loans": 1,
         "installments_overdue": 1,
