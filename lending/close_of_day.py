@@ -273,7 +273,7 @@ def _charge_penalties(day, products, in_batch, result):
             "pk",
             "loan__product_id",
             "loan__day_count",
-            "loan__product__currency",
+            "loan__currency",
             "principal",
             "interest",
             "fees",

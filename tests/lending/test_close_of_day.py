@@ -16,6 +16,8 @@ from core.context import system_scope, tenant_context
 from lending import close_of_day
 from lending.close_of_day import CloseOfDayRunning, last_closed_day, run_close_of_day
 from lending.models import Installment, Loan, PenaltyCharge
+from tests.concurrency import run_concurrently
+from tests.conftest import postgres_only
 from tests.lending.loan_rows import active_loan, loan_product
 
 JAN = date(2026, 1, 1)
@@ -325,3 +327,35 @@ def test_the_queries_of_a_day_do_not_grow_with_the_loans(tenant):
     many = queries_to_close(day(21), 12)
     assert few == many
     assert many <= 16
+
+
+class LockNeverHeld:
+    """A cache whose lock every run gets."""
+
+    def add(self, key, value, timeout):
+        return True
+
+    def get(self, key):
+        return None
+
+    def touch(self, key, timeout):
+        return True
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_past_an_expired_lock_still_close_a_day_once(tenant, monkeypatch):
+    """Should the cache lock ever fail (expired under a stalled run, a cache per host), the
+    tenant's record, locked in the database, lets one run close the day; the other finds it
+    closed."""
+    product = loan_product(tenant, penalty_type="flat", penalty_amount=Decimal("5.00"))
+    loan = active_loan(product, dues=[day(10), day(11)])
+    monkeypatch.setattr(close_of_day, "cache", LockNeverHeld())
+
+    outcomes = run_concurrently(lambda: close(day(12), tenant), lambda: close(day(12), tenant))
+
+    assert sorted(len(outcome) for outcome in outcomes) == [0, 1], outcomes
+    assert charges(loan) == [(1, day(12), Decimal("5.00")), (2, day(12), Decimal("5.00"))]
+    assert [i.penalties for i in installments(loan)] == [Decimal("5.00")] * 2
+    with tenant_context(tenant):
+        assert AuditEvent.objects.filter(action="close_of_day").count() == 1
