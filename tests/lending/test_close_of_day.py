@@ -359,3 +359,36 @@ def test_two_runs_past_an_expired_lock_still_close_a_day_once(tenant, monkeypatc
     assert [i.penalties for i in installments(loan)] == [Decimal("5.00")] * 2
     with tenant_context(tenant):
         assert AuditEvent.objects.filter(action="close_of_day").count() == 1
+
+
+def test_with_the_services_penalties_are_repaid_first_and_arrears_clear(tenant):
+    """A loan made and repaid through the lending services: close of day charges it, a
+    repayment pays the penalty first (the default allocation order), and the next close of day
+    finds the loan back in order."""
+    from lending import services
+    from tests.lending.factories import make_loan, make_product
+
+    today = date.today()
+    product = make_product(
+        tenant, penalty_type="flat", penalty_amount=Decimal("20.00"), penalty_tolerance_days=0
+    )
+    # Disbursed 45 days ago: the first monthly installment is about two weeks late.
+    loan = make_loan(
+        tenant, status="active", product=product, start=today - timedelta(days=45), funds="2000"
+    )
+    (first, *_rest) = installments(loan)
+    close(today - timedelta(days=1), tenant)
+    late = (today - timedelta(days=1) - first.due_date).days
+    assert loan_of(loan).days_past_due == late > 0
+    # The tenant's first close of day: that day alone, with the penalty of the missed one.
+    assert charges(loan) == [(1, today - timedelta(days=1), Decimal("20.00"))]
+
+    with tenant_context(tenant):
+        repayment = services.repay_loan(
+            loan=loan_of(loan), amount=installments(loan)[0].outstanding
+        )
+    assert repayment.penalties == Decimal("20.00")
+    assert installments(loan)[0].status == Status.PAID
+    close(today, tenant)
+    assert loan_of(loan).days_past_due == 0
+    assert len(charges(loan)) == 1
