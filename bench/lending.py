@@ -312,12 +312,12 @@ def close_days(tenant):
 # --- 3. repayments through the API ------------------------------------------------------------
 
 
-# Repayments go to a loan disbursed ten years ago, so that each pays installments due (paying
-# ahead of schedule recomputes the installments to come: another cost).
+# Repayments go to a loan disbursed ten years ago (120 monthly installments due), so each pays
+# installments due (paying ahead of schedule recomputes the installments to come: another cost).
 PAST = datetime.date.today() - datetime.timedelta(days=3650)
 
 
-def repayments(tenant, count):
+def repayments(tenant, count, installments):
     """Through the API when it is routed; through the service (with an idempotency key each)
     otherwise, saying so."""
     try:
@@ -334,7 +334,7 @@ def repayments(tenant, count):
             account=account,
             principal=Decimal("500000.00"),
             annual_interest_rate=Decimal("6"),
-            number_of_installments=360,
+            number_of_installments=installments,
             repayment_frequency="monthly",
             start_date=PAST,
             by="system:bench",
@@ -373,7 +373,7 @@ def repayments(tenant, count):
         repay()
     elapsed = time.perf_counter() - start
     print(
-        f"3. Repayments (10.00, of installments due) of a 360-installment loan {label}: "
+        f"3. Repayments (10.00, of installments due) of a {installments}-installment loan {label}: "
         f"{per_second(count, elapsed)} ({1000 * elapsed / count:.1f} ms each)"
     )
 
@@ -407,6 +407,7 @@ def main():
     parser.add_argument("--loans", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=5, help="for the schedules")
     parser.add_argument("--repayments", type=int, default=200)
+    parser.add_argument("--installments", type=int, default=360, help="of the repaid loan")
     options = parser.parse_args()
     if connection.vendor != "postgresql":
         raise SystemExit("the bench seeds with PostgreSQL's generate_series: set DATABASE_URL")
@@ -417,7 +418,7 @@ def main():
         seed(tenant, options.loans)
         close_days(tenant)
     if options.repayments:
-        repayments(tenant, options.repayments)
+        repayments(tenant, options.repayments, options.installments)
     if options.loans:
         par(tenant)
 
