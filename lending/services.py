@@ -459,7 +459,11 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
     )
     for installment in paid.installments.values():
         allocation.settle_status(installment, received_on)
-    _save_installments(installments, deleted)
+    # Only what the payment touched: the installments it paid and those it rescheduled.
+    touched = {i.pk: i for i in paid.installments.values()}
+    if snapshot:
+        touched |= {i.pk: i for i in period.future}
+    _save_installments(list(touched.values()), deleted)
     RepaymentAllocation.objects.bulk_create(
         RepaymentAllocation(
             tenant=current.tenant,
@@ -579,8 +583,9 @@ def reverse_repayment(*, repayment, by=None):
         i.number: i
         for i in Installment.objects.select_for_update().filter(loan=loan).order_by("number")
     }
+    touched = {}
     for part in current_repayment.allocations.select_related("installment"):
-        installment = installments[part.installment.number]
+        installment = touched[part.installment.number] = installments[part.installment.number]
         for component in COMPONENTS:
             name = f"{component}_paid"
             setattr(installment, name, getattr(installment, name) - getattr(part, component))
@@ -602,7 +607,8 @@ def reverse_repayment(*, repayment, by=None):
         else:
             installment.principal = Decimal(row["principal"])
             installment.interest = Decimal(row["interest"])
-    _save_installments(list(installments.values()))
+            touched[installment.number] = installment
+    _save_installments(list(touched.values()))
     Installment.objects.bulk_create(recreated)
     current_repayment.reversed_at = timezone.now()
     current_repayment.reversal_journal = journal
