@@ -6,6 +6,10 @@ write) when it has none, and a row recording the change when the fixture changed
 the demo over a staff edit): the first edit then shows real old and new values, and no reload
 rewrites data unseen.
 
+A row already stored exactly as the fixture has it is not written again: reloading the demo
+costs no needless UPDATEs, and rows that refuse any UPDATE (the ledger's journals and
+postings, immutable down to a PostgreSQL trigger) reload too.
+
 `--if-empty` loads only into a database with no tenant yet (what `make run` uses).
 """
 
@@ -54,6 +58,23 @@ class Command(SystemCommandMixin, loaddata.Command):
             post_save.disconnect(collect)
         if recorded and options.get("verbosity", 1) > 0:
             self.stdout.write(f"Recorded {recorded} history row(s) for loaded rows.")
+
+    def save_obj(self, obj):
+        if stored_as_is(obj.object, self.using):
+            if obj.deferred_fields:
+                self.objs_with_deferred_fields.append(obj)
+            return False
+        return super().save_obj(obj)
+
+
+def stored_as_is(instance, using):
+    """Whether `instance` (a fixture row with its primary key known) is stored as it is."""
+    if instance.pk is None:
+        return False
+    names = [field.attname for field in instance._meta.concrete_fields]
+    stored = type(instance)._base_manager.using(using).filter(pk=instance.pk).values(*names)
+    stored = stored.first()
+    return stored is not None and all(stored[name] == getattr(instance, name) for name in names)
 
 
 def _history_manager(model):
