@@ -9,7 +9,9 @@ balances and running balances include them and `reconcile_ledger` passes on the 
 Schedules come from `lending.schedule`, the module the services use; a repayment pays exactly
 what its installment owes, so its allocation is that installment's parts. Figures are as of
 the demo's last day (`END`): days past due, overdue installments and penalties are what close
-of day would have left that evening. Like the ledger, it is the same on every run.
+of day (`lending.close_of_day`) leaves that evening, and END is recorded as each bank's last day
+closed, so close of day run later carries on from the day after. Like the ledger, it is the same
+on every run.
 """
 
 import datetime
@@ -27,8 +29,9 @@ from accounts.management.commands.demo_ledger import (
     render,
 )
 from accounts.models import InternalCode
+from lending.close_of_day import COUNTER
 from lending.models import COMPONENTS
-from lending.schedule import Terms, build_schedule
+from lending.schedule import Terms, accrued_interest, build_schedule
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "demo.json"
 # The second pair of eyes: the staff user who approves what the clerk submits.
@@ -389,10 +392,15 @@ class LedgerExtension:
                 row["penalties"] = amount
                 loan.penalties.append((row["number"], first_charge, amount))
             elif product.get("penalty_type") == "rate" and first_charge <= day:
-                overdue = row["principal"] + row["interest"]
-                daily = (overdue * Decimal(product["penalty_rate"]) / 100 / 365).quantize(CENT)
                 charge = first_charge
-                while charge <= day:
+                while charge <= day:  # a day's interest at the penalty rate, as close of day
+                    daily = accrued_interest(
+                        principal=row["principal"] + row["interest"] + row["fees"],
+                        annual_interest_rate=Decimal(product["penalty_rate"]),
+                        start=charge - datetime.timedelta(days=1),
+                        end=charge,
+                        day_count=product["day_count"],
+                    )
                     loan.penalties.append((row["number"], charge, daily))
                     row["penalties"] += daily
                     charge += datetime.timedelta(days=1)
@@ -501,7 +509,21 @@ class LedgerExtension:
                         )
                     )
                     pk["collateral"] += 1
-        return products + loans + installments + repayments + allocations + penalties + collateral
+        # Close of day has closed END: run after loading, it carries on from the next day.
+        closed = [
+            _row(
+                "core.referencecounter",
+                DEMO_PK_START + number,
+                tenant=[tenant],
+                prefix=COUNTER,
+                last_value=END.toordinal(),
+                created_at=_moment(END, 22),
+                updated_at=_moment(END, 22),
+            )
+            for number, tenant in enumerate(self.loans)
+        ]
+        rows = products + loans + installments + repayments + allocations + penalties
+        return rows + collateral + closed
 
     def _loan_row(self, loan, numbers):
         plan, tenant = loan.plan, loan.tenant
