@@ -27,25 +27,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.core.cache import cache
-from django.db import transaction
-from django.db.models import (
-    Count,
-    Exists,
-    F,
-    Func,
-    IntegerField,
-    Max,
-    Min,
-    OuterRef,
-    Q,
-    Subquery,
-    Sum,
-)
-from django.db.models.functions import Coalesce
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q
 from django.utils import timezone
 
 from accounts import currencies
-from core.context import tenant_context
+from core.context import get_current_tenant, tenant_context
 from core.errors import Conflict
 from core.models import ReferenceCounter, Tenant
 from core.signals import emit_audit_event
@@ -198,17 +185,18 @@ def _close_day(tenant, day, progress, renew):
     active = Loan.objects.filter(status=Loan.Status.ACTIVE)
     bounds = active.aggregate(low=Min("pk"), high=Max("pk"), count=Count("pk"))
     result.loans = bounds["count"]
-    done = 0
-    if bounds["low"] is not None:
+    if bounds["low"] is None:
+        if progress:
+            progress(tenant, day, 0, 0)
+    else:
+        span = bounds["high"] - bounds["low"] + 1
         for low in range(bounds["low"], bounds["high"] + 1, BATCH):
             high = low + BATCH - 1
             _close_batch(day, products, low, high, result)
-            done = min(done + BATCH, result.loans)
             renew()
-            if progress:
-                progress(tenant, day, done, result.loans)
-    if progress and bounds["low"] is None:
-        progress(tenant, day, 0, 0)
+            if progress:  # loans done, estimated from the share of the id range covered
+                covered = min(high - bounds["low"] + 1, span)
+                progress(tenant, day, result.loans * covered // span, result.loans)
     result.in_arrears = active.filter(days_past_due__gt=0).count()
     record.last_value = day.toordinal()
     record.save(update_fields=["last_value", "updated_at"])
@@ -271,7 +259,10 @@ def _charge_penalties(day, products, in_batch, result):
     for pk, penalty in products.items():
         # More days late than the tolerance: due before `day - tolerance`.
         late = Q(loan__product_id=pk, due_date__lt=day - ONE_DAY * penalty.tolerance)
-        charged = PenaltyCharge.objects.filter(installment=OuterRef("pk"))
+        # Unscoped on purpose: the outer installment is the tenant's, so are its charges, and
+        # without a tenant filter to combine the planner takes the (installment, day) index
+        # alone, whatever its statistics say (row-level security still applies).
+        charged = PenaltyCharge._base_manager.filter(installment=OuterRef("pk"))
         if penalty.type == LoanProduct.PenaltyType.RATE:
             charged = charged.filter(charged_on=day)
         due |= late & ~Exists(charged)
@@ -282,7 +273,7 @@ def _charge_penalties(day, products, in_batch, result):
             "pk",
             "loan__product_id",
             "loan__day_count",
-            "loan__product__currency",
+            "loan__currency",
             "principal",
             "interest",
             "fees",
@@ -301,10 +292,17 @@ def _charge_penalties(day, products, in_batch, result):
         return
     PenaltyCharge.objects.bulk_create(charges, batch_size=5000)
     result.penalties += len(charges)
-    todays = PenaltyCharge.objects.filter(installment=OuterRef("pk"), charged_on=day)
-    Installment.objects.filter(in_batch, Exists(todays)).update(
-        penalties=F("penalties")
-        + Subquery(todays.order_by().values("installment").annotate(s=Sum("amount")).values("s"))
+    _run(
+        """
+        UPDATE {installment} SET penalties = {installment}.penalties + c.amount
+        FROM {charge} AS c
+        WHERE c.installment_id = {installment}.id AND c.tenant_id = %(tenant)s
+            AND c.charged_on = %(day)s AND {installment}.tenant_id = %(tenant)s
+            AND c.installment_id BETWEEN %(first)s AND %(last)s
+        """,
+        day=day,
+        first=charges[0].installment_id,
+        last=charges[-1].installment_id,
     )
 
 
@@ -331,38 +329,64 @@ def _penalty(penalty, day, day_count, amounts):
 # --- days past due ----------------------------------------------------------------------------
 
 
-class DaysSince(Func):
-    """Whole days from a date expression to a date: `day - expression`."""
-
-    output_field = IntegerField()
-
-    def __init__(self, expression, day):
-        super().__init__(expression)
-        self.day = day
-
-    def as_sql(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"(CAST(%s AS date) - {sql})", [self.day, *params]
-
-    def as_sqlite(self, compiler, connection, **extra):
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"CAST(julianday(%s) - julianday({sql}) AS integer)", [self.day.isoformat(), *params]
+def _days_since(day_param, column):
+    """SQL for the whole days from `column` (a date) to the date parameter `day_param`."""
+    if connection.vendor == "postgresql":
+        return f"(CAST(%({day_param})s AS date) - {column})"
+    return f"CAST(julianday(%({day_param})s) - julianday({column}) AS integer)"
 
 
 def _set_days_past_due(day, low, high):
-    """One UPDATE of the loans of the batch whose days past due change: the days since their
-    oldest overdue installment fell due, or 0."""
-    oldest = (
-        Installment.objects.filter(loan=OuterRef("pk"), status=Installment.Status.OVERDUE)
-        .order_by()
-        .values("loan")
-        .annotate(oldest=Min("due_date"))
-        .values("oldest")
+    """Each active loan of the batch: the days since its oldest overdue installment fell due.
+    One UPDATE joined to the oldest overdue due date of each loan, computed in one pass over the
+    overdue installments (never a lookup per loan), then one UPDATE back to 0 of the loans no
+    longer in arrears."""
+    _run(
+        """
+        UPDATE {loan} SET days_past_due = {days}
+        FROM (
+            SELECT loan_id, MIN(due_date) AS oldest FROM {installment}
+            WHERE tenant_id = %(tenant)s AND status = %(overdue)s
+                AND loan_id BETWEEN %(low)s AND %(high)s
+            GROUP BY loan_id
+        ) AS o
+        WHERE {loan}.id = o.loan_id AND {loan}.tenant_id = %(tenant)s
+            AND {loan}.status = %(active)s AND {loan}.deleted_at IS NULL
+            AND {loan}.days_past_due <> {days}
+        """,
+        fragments={"days": _days_since("day", "o.oldest")},
+        day=day,
+        low=low,
+        high=high,
     )
-    overdue = Installment.objects.filter(loan=OuterRef("pk"), status=Installment.Status.OVERDUE)
-    days = Coalesce(DaysSince(Subquery(oldest), day), 0)
-    (
-        Loan.objects.filter(status=Loan.Status.ACTIVE, pk__gte=low, pk__lte=high)
-        .filter(Q(days_past_due__gt=0) | Exists(overdue))
-        .update(days_past_due=days)
-    )
+    # NOT IN an uncorrelated subquery: one hashed pass over the overdue installments.
+    in_arrears = Installment.objects.filter(
+        status=Installment.Status.OVERDUE, loan_id__gte=low, loan_id__lte=high
+    ).values("loan_id")
+    Loan.objects.filter(
+        status=Loan.Status.ACTIVE, pk__gte=low, pk__lte=high, days_past_due__gt=0
+    ).exclude(pk__in=in_arrears).update(days_past_due=0)
+
+
+def _run(sql, fragments=None, **params):
+    """One statement on the lending tables, for the current tenant (row-level security applies
+    to raw SQL as to the ORM; the explicit tenant filter serves the indexes). `{loan}`,
+    `{installment}` and `{charge}` name the tables; `fragments` are SQL of this module's own."""
+    tables = {
+        "loan": Loan._meta.db_table,
+        "installment": Installment._meta.db_table,
+        "charge": PenaltyCharge._meta.db_table,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.format(
+                **{name: connection.ops.quote_name(table) for name, table in tables.items()},
+                **(fragments or {}),
+            ),
+            {
+                "tenant": get_current_tenant().pk,
+                "overdue": Installment.Status.OVERDUE,
+                "active": Loan.Status.ACTIVE,
+                **params,
+            },
+        )

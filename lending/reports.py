@@ -10,15 +10,16 @@ import datetime
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from django.db.models import Count, DecimalField, F, Min, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import AMOUNT
-from lending.models import Installment, Loan
+from core.context import get_current_tenant
+from lending.models import Installment, Loan, LoanProduct
 
 THRESHOLDS = (1, 30, 60, 90)
 ZERO = Decimal(0)
+_PLACES = Decimal(1).scaleb(-AMOUNT["decimal_places"])
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,28 @@ class ParReport:
     totals: list  # [ParRow] one per currency
 
 
+# One pass over the installments of the active loans: each loan's outstanding principal and the
+# due date of its oldest installment not fully paid that fell due before the date; then one
+# aggregate per product. (The ORM would repeat a per-loan subquery in every aggregate.)
+_PAR_SQL = """
+SELECT p.reference, p.name, l.currency, COUNT(*), SUM(o.owed), {at_risk}
+FROM (
+    SELECT i.loan_id,
+        SUM(i.principal - i.principal_paid) AS owed,
+        MIN(CASE WHEN i.status <> %(paid)s AND i.due_date < %(on)s THEN i.due_date END) AS oldest
+    FROM {installment} AS i
+    JOIN {loan} AS l ON l.id = i.loan_id
+    WHERE i.tenant_id = %(tenant)s AND l.tenant_id = %(tenant)s AND l.status = %(active)s
+        AND l.deleted_at IS NULL AND l.disbursed_on <= %(on)s
+    GROUP BY i.loan_id
+) AS o
+JOIN {loan} AS l ON l.id = o.loan_id
+JOIN {product} AS p ON p.id = l.product_id
+GROUP BY p.reference, p.name, l.currency
+ORDER BY p.name, p.reference, l.currency
+"""
+
+
 def portfolio_at_risk(*, on=None):
     """The current tenant's PAR on `on` (default: today), in one aggregate query.
 
@@ -54,46 +77,46 @@ def portfolio_at_risk(*, on=None):
     days before it, as close of day counts `days_past_due`; the amounts are those owed now, so
     a past date shows the loans that were late then with what they still owe today."""
     on = on or timezone.localdate()
-    installments = Installment.objects.filter(loan=OuterRef("pk")).order_by().values("loan")
-    outstanding = installments.annotate(
-        owed=Sum(F("principal") - F("principal_paid"), output_field=_amount())
-    ).values("owed")
-    oldest_unpaid = (
-        installments.filter(due_date__lt=on)
-        .exclude(status=Installment.Status.PAID)
-        .annotate(oldest=Min("due_date"))
-        .values("oldest")
-    )
-    at_risk = {
-        f"par{days}": Coalesce(
-            Sum("outstanding", filter=Q(oldest_unpaid__lte=on - datetime.timedelta(days=days))),
-            Value(ZERO),
-            output_field=_amount(),
-        )
-        for days in THRESHOLDS
+    names = {
+        "installment": Installment._meta.db_table,
+        "loan": Loan._meta.db_table,
+        "product": LoanProduct._meta.db_table,
     }
-    rows = (
-        Loan.objects.filter(status=Loan.Status.ACTIVE, disbursed_on__lte=on)
-        .annotate(
-            outstanding=Coalesce(Subquery(outstanding), Value(ZERO), output_field=_amount()),
-            oldest_unpaid=Subquery(oldest_unpaid),
-        )
-        .values("product__reference", "product__name", "currency")
-        .annotate(loans=Count("pk"), total=Sum("outstanding"), **at_risk)
-        .order_by("product__name", "product__reference", "currency")
+    at_risk = ", ".join(
+        f"SUM(CASE WHEN o.oldest <= %(late{days})s THEN o.owed ELSE 0 END)" for days in THRESHOLDS
     )
+    sql = _PAR_SQL.format(
+        at_risk=at_risk, **{name: connection.ops.quote_name(table) for name, table in names.items()}
+    )
+    params = {
+        "tenant": get_current_tenant().pk,
+        "on": on,
+        "paid": Installment.Status.PAID,
+        "active": Loan.Status.ACTIVE,
+        **{f"late{days}": on - datetime.timedelta(days=days) for days in THRESHOLDS},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     products = [
         ParRow(
-            product=row["product__reference"],
-            name=row["product__name"],
-            currency=row["currency"],
-            loans=row["loans"],
-            outstanding=row["total"] or ZERO,
-            at_risk={days: row[f"par{days}"] for days in THRESHOLDS},
+            product=reference,
+            name=name,
+            currency=currency,
+            loans=loans,
+            outstanding=_money(total),
+            at_risk={
+                days: _money(amount) for days, amount in zip(THRESHOLDS, amounts, strict=True)
+            },
         )
-        for row in rows
+        for reference, name, currency, loans, total, *amounts in rows
     ]
     return ParReport(on=on, products=products, totals=_totals(products))
+
+
+def _money(value):
+    """A sum as a Decimal of the ledger's precision (SQLite sums decimals as floats)."""
+    return Decimal(str(value or 0)).quantize(_PLACES)
 
 
 def _totals(products):
@@ -111,7 +134,3 @@ def _totals(products):
         ParRow(product="", name=f"Total {currency}", currency=currency, **figures)
         for currency, figures in sorted(by_currency.items())
     ]
-
-
-def _amount():
-    return DecimalField(**AMOUNT)

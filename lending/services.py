@@ -345,7 +345,7 @@ def disburse_loan(*, loan, on=None, idempotency_key="", by=None):
         )
     Installment.objects.bulk_create(
         Installment(
-            tenant=current.tenant,
+            tenant_id=current.tenant_id,
             loan=current,
             number=i.number,
             due_date=i.due_date,
@@ -459,10 +459,14 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
     )
     for installment in paid.installments.values():
         allocation.settle_status(installment, received_on)
-    _save_installments(installments, deleted)
+    # Only what the payment touched: the installments it paid and those it rescheduled.
+    touched = {i.pk: i for i in paid.installments.values()}
+    if snapshot:
+        touched |= {i.pk: i for i in period.future}
+    _save_installments(list(touched.values()), deleted)
     RepaymentAllocation.objects.bulk_create(
         RepaymentAllocation(
-            tenant=current.tenant,
+            tenant_id=current.tenant_id,
             repayment=repayment,
             installment=paid.installments[number],
             status_before=paid.before[number][0],
@@ -579,8 +583,9 @@ def reverse_repayment(*, repayment, by=None):
         i.number: i
         for i in Installment.objects.select_for_update().filter(loan=loan).order_by("number")
     }
+    touched = {}
     for part in current_repayment.allocations.select_related("installment"):
-        installment = installments[part.installment.number]
+        installment = touched[part.installment.number] = installments[part.installment.number]
         for component in COMPONENTS:
             name = f"{component}_paid"
             setattr(installment, name, getattr(installment, name) - getattr(part, component))
@@ -591,7 +596,7 @@ def reverse_repayment(*, repayment, by=None):
         if installment is None:
             recreated.append(
                 Installment(
-                    tenant=loan.tenant,
+                    tenant_id=loan.tenant_id,
                     loan=loan,
                     number=row["number"],
                     due_date=row["due_date"],
@@ -602,7 +607,8 @@ def reverse_repayment(*, repayment, by=None):
         else:
             installment.principal = Decimal(row["principal"])
             installment.interest = Decimal(row["interest"])
-    _save_installments(list(installments.values()))
+            touched[installment.number] = installment
+    _save_installments(list(touched.values()))
     Installment.objects.bulk_create(recreated)
     current_repayment.reversed_at = timezone.now()
     current_repayment.reversal_journal = journal

@@ -11,7 +11,7 @@ from core.references import next_reference
 from lending.models import Installment, Loan, LoanProduct
 from tests.accounts.factories import AccountFactory
 
-START = date(2026, 12, 1)
+START = date(2025, 12, 1)
 
 
 def loan_product(tenant, *, currency="EUR", name="Personal", **penalty):

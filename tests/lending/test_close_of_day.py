@@ -16,14 +16,16 @@ from core.context import system_scope, tenant_context
 from lending import close_of_day
 from lending.close_of_day import CloseOfDayRunning, last_closed_day, run_close_of_day
 from lending.models import Installment, Loan, PenaltyCharge
+from tests.concurrency import run_concurrently
+from tests.conftest import postgres_only
 from tests.lending.loan_rows import active_loan, loan_product
 
-JAN = date(2027, 1, 1)
+JAN = date(2026, 1, 1)
 Status = Installment.Status
 
 
 def day(n):
-    """The n-th day of January 2027 (n > 31 runs on into February)."""
+    """The n-th day of January 2026 (n > 31 runs on into February), in the past."""
     return JAN + timedelta(days=n - 1)
 
 
@@ -247,9 +249,9 @@ def test_an_overlapping_run_is_refused_and_the_lock_released_after(tenant):
 
 
 def test_the_command_refuses_while_another_run_holds_the_lock(tenant):
-    cache.add(close_of_day._lock_key(tenant), "token host-a pid 1 since 2027-01-12 00:05:00Z")
+    cache.add(close_of_day._lock_key(tenant), "token host-a pid 1 since 2026-01-12 00:05:00Z")
     with pytest.raises(CommandError, match=r"already running for harbour \(host-a pid 1"):
-        call_command("run_lending_close_of_day", "--date", "2027-01-12", stdout=io.StringIO())
+        call_command("run_lending_close_of_day", "--date", "2026-01-12", stdout=io.StringIO())
     with tenant_context(tenant):
         assert last_closed_day() is None
 
@@ -262,26 +264,29 @@ def test_the_command_reports_each_day_and_shows_progress(tenant, monkeypatch):
     product = loan_product(tenant, penalty_type="flat", penalty_amount=Decimal("5.00"))
     loans = [active_loan(product, dues=[day(10), day(40)]) for _ in range(5)]
     out, err = io.StringIO(), io.StringIO()
-    call_command("run_lending_close_of_day", "--date", "2027-01-11", stdout=out, stderr=err)
+    call_command("run_lending_close_of_day", "--date", "2026-01-11", stdout=out, stderr=err)
     call_command(
-        "run_lending_close_of_day", "--date=2027-01-12", "--tenant=harbour", stdout=out, stderr=err
+        "run_lending_close_of_day", "--date=2026-01-12", "--tenant=harbour", stdout=out, stderr=err
     )
     assert out.getvalue().splitlines() == [
-        "harbour 2027-01-11: 5 active loans, 5 installments overdue, 5 penalties (25.00 EUR), "
+        "harbour 2026-01-11: 5 active loans, 5 installments overdue, 5 penalties (25.00 EUR), "
         "5 loans in arrears.",
-        "harbour 2027-01-12: 5 active loans, 0 installments overdue, 0 penalties, "
+        "harbour 2026-01-12: 5 active loans, 0 installments overdue, 0 penalties, "
         "5 loans in arrears.",
     ]
-    assert "harbour 2027-01-11: 5/5 loans (100 %" in err.getvalue()
+    assert "harbour 2026-01-11: 5/5 loans (100 %" in err.getvalue()
     assert all(loan_of(loan).days_past_due == 2 for loan in loans)
     out = io.StringIO()
-    call_command("run_lending_close_of_day", "--date", "2027-01-12", stdout=out, stderr=err)
-    assert "Nothing to do: every day up to 2027-01-12 is closed already." in out.getvalue()
+    call_command("run_lending_close_of_day", "--date", "2026-01-12", stdout=out, stderr=err)
+    assert "Nothing to do: every day up to 2026-01-12 is closed already." in out.getvalue()
 
 
 def test_the_command_refuses_a_bad_date_or_tenant(db):
-    with pytest.raises(CommandError, match="--date must be a date as YYYY-MM-DD, not '12/01/2027'"):
-        call_command("run_lending_close_of_day", "--date", "12/01/2027")
+    with pytest.raises(CommandError, match="--date must be a date as YYYY-MM-DD, not '12/01/2026'"):
+        call_command("run_lending_close_of_day", "--date", "12/01/2026")
+    tomorrow = date.today() + timedelta(days=2)  # days of margin: midnight may pass
+    with pytest.raises(CommandError, match=f"--date {tomorrow} is after today"):
+        call_command("run_lending_close_of_day", "--date", tomorrow.isoformat())
     with pytest.raises(CommandError, match="No tenant with slug 'nowhere'"):
         call_command("run_lending_close_of_day", "--tenant", "nowhere")
 
@@ -292,7 +297,7 @@ def test_each_day_closed_is_an_audit_event(tenant):
     close(day(11), tenant)
     with tenant_context(tenant):
         event = AuditEvent.objects.get(action="close_of_day")
-    assert (event.resource_type, event.resource_id) == ("lending.closeofday", "2027-01-11")
+    assert (event.resource_type, event.resource_id) == ("lending.closeofday", "2026-01-11")
     assert event.changes == {
         "loans": 1,
         "installments_overdue": 1,
@@ -321,4 +326,69 @@ def test_the_queries_of_a_day_do_not_grow_with_the_loans(tenant):
     few = queries_to_close(day(20), 2)
     many = queries_to_close(day(21), 12)
     assert few == many
-    assert many <= 15
+    assert many <= 16
+
+
+class LockNeverHeld:
+    """A cache whose lock every run gets."""
+
+    def add(self, key, value, timeout):
+        return True
+
+    def get(self, key):
+        return None
+
+    def touch(self, key, timeout):
+        return True
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_past_an_expired_lock_still_close_a_day_once(tenant, monkeypatch):
+    """Should the cache lock ever fail (expired under a stalled run, a cache per host), the
+    tenant's record, locked in the database, lets one run close the day; the other finds it
+    closed."""
+    product = loan_product(tenant, penalty_type="flat", penalty_amount=Decimal("5.00"))
+    loan = active_loan(product, dues=[day(10), day(11)])
+    monkeypatch.setattr(close_of_day, "cache", LockNeverHeld())
+
+    outcomes = run_concurrently(lambda: close(day(12), tenant), lambda: close(day(12), tenant))
+
+    assert sorted(len(outcome) for outcome in outcomes) == [0, 1], outcomes
+    assert charges(loan) == [(1, day(12), Decimal("5.00")), (2, day(12), Decimal("5.00"))]
+    assert [i.penalties for i in installments(loan)] == [Decimal("5.00")] * 2
+    with tenant_context(tenant):
+        assert AuditEvent.objects.filter(action="close_of_day").count() == 1
+
+
+def test_with_the_services_penalties_are_repaid_first_and_arrears_clear(tenant):
+    """A loan made and repaid through the lending services: close of day charges it, a
+    repayment pays the penalty first (the default allocation order), and the next close of day
+    finds the loan back in order."""
+    from lending import services
+    from tests.lending.factories import make_loan, make_product
+
+    today = date.today()
+    product = make_product(
+        tenant, penalty_type="flat", penalty_amount=Decimal("20.00"), penalty_tolerance_days=0
+    )
+    # Disbursed 45 days ago: the first monthly installment is about two weeks late.
+    loan = make_loan(
+        tenant, status="active", product=product, start=today - timedelta(days=45), funds="2000"
+    )
+    (first, *_rest) = installments(loan)
+    close(today - timedelta(days=1), tenant)
+    late = (today - timedelta(days=1) - first.due_date).days
+    assert loan_of(loan).days_past_due == late > 0
+    # The tenant's first close of day: that day alone, with the penalty of the missed one.
+    assert charges(loan) == [(1, today - timedelta(days=1), Decimal("20.00"))]
+
+    with tenant_context(tenant):
+        repayment = services.repay_loan(
+            loan=loan_of(loan), amount=installments(loan)[0].outstanding
+        )
+    assert repayment.penalties == Decimal("20.00")
+    assert installments(loan)[0].status == Status.PAID
+    close(today, tenant)
+    assert loan_of(loan).days_past_due == 0
+    assert len(charges(loan)) == 1

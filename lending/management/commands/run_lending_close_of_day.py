@@ -58,7 +58,13 @@ class Command(SystemCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
 
     def handle(self, *args, date=None, tenant=None, no_progress=False, **options):
-        on = _date(date) if date else timezone.localdate()
+        today = timezone.localdate()
+        on = _date(date) if date else today
+        if on > today:
+            raise CommandError(
+                f"--date {on} is after today ({today}): a day is closed once it has begun, "
+                "and a day closed is never closed again."
+            )
         bank = None
         if tenant is not None:
             bank = Tenant.objects.filter(slug=tenant).first()
