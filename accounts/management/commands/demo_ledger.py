@@ -1,6 +1,11 @@
 """Write accounts/fixtures/demo.json: the demo banks' accounts with three and a half months of
 postings, loaded by `manage.py loaddata demo` with the rest of the demo.
 
+Other apps whose demo data moves money (lending's loans: disbursements, repayments, write-offs)
+post it to this same ledger, day by day, through their `demo.LedgerExtension` (found in each
+installed app), and write their own fixture from it: a journal posted apart from this one
+would break the running `balance_after` of every later posting of its accounts.
+
 The ledger is computed here, not recorded from a database, and the same every time (a seeded
 random generator, UUIDs derived from names), so the fixture is regenerated rather than edited:
 `manage.py demo_ledger`, then commit the file; `--check` fails when the file is out of date
@@ -20,9 +25,12 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import import_module
 from pathlib import Path
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import module_has_submodule
 
 from accounts.internal import NAMES, internal_reference
 from accounts.models import InternalCode
@@ -169,7 +177,9 @@ MONTHLY_FEE = Decimal("4.50")
 SAVINGS_RATE = Decimal("0.0025")  # per month, paid on the month's last working day
 
 
-def build_ledger(tenant, currency, plan, seed):
+def build_ledger(tenant, currency, plan, seed, on_day=()):
+    """One tenant's ledger; each of `on_day` is called after each day's postings, to post its
+    own (an extension's) in time order."""
     ledger = Ledger(tenant, currency, random.Random(seed))  # noqa: S311 (demo data)
     for code in InternalCode.values:
         ledger.open(internal_reference(code, currency), internal_code=code)
@@ -274,6 +284,8 @@ def build_ledger(tenant, currency, plan, seed):
                 actor=staff,
                 reversal_of=mistake["number"],
             )
+        for extension in on_day:
+            extension(ledger, day)
     return ledger
 
 
@@ -335,14 +347,26 @@ def _plain(value):
     return value
 
 
-def build():
+def extensions():
+    """Each installed app's `demo.LedgerExtension()`: its `on_day(ledger, day)` posts to the
+    ledger being built, `numbered(tenant, journal_pks)` learns the primary keys its journals
+    got (by journal number), `fixture` is the path it writes and `render()` its text."""
+    return [
+        import_module(f"{config.name}.demo").LedgerExtension()
+        for config in apps.get_app_configs()
+        if config.name != "accounts" and module_has_submodule(config.module, "demo")
+    ]
+
+
+def build(extensions=()):
     """Every row of the demo ledger, in loading order."""
     accounts, balances, holds, journals, postings = [], [], [], [], []
     pk = {"journal": DEMO_PK_START, "posting": DEMO_PK_START, "hold": DEMO_PK_START}
     for seed, (tenant, currency, plan) in enumerate(
         [("harbour", "EUR", HARBOUR), ("northwind", "GBP", NORTHWIND)]
     ):
-        ledger = build_ledger(tenant, currency, plan, seed)
+        on_day = [extension.on_day for extension in extensions]
+        ledger = build_ledger(tenant, currency, plan, seed, on_day)
         holds += _holds(ledger, plan, pk["hold"])
         pk["hold"] += 2
         journal_pks = {}
@@ -385,6 +409,8 @@ def build():
                 )
                 pk["posting"] += 1
             pk["journal"] += 1
+        for extension in extensions:
+            extension.numbered(tenant, journal_pks)
         for account in ledger.accounts.values():
             internal = bool(account.internal_code)
             accounts.append(
@@ -422,14 +448,17 @@ def build():
     return accounts + balances + holds + journals + postings
 
 
-def render():
-    """The fixture's text: one row a line, so that a regenerated file diffs readably."""
-    rows = ",\n".join(f"  {json.dumps(row, ensure_ascii=False)}" for row in build())
-    return f"[\n{rows}\n]\n"
+def render(rows):
+    """A fixture's text: one row a line, so that a regenerated file diffs readably."""
+    lines = ",\n".join(f"  {json.dumps(row, ensure_ascii=False)}" for row in rows)
+    return f"[\n{lines}\n]\n"
 
 
 class Command(BaseCommand):
-    help = "Write accounts/fixtures/demo.json, the demo banks' ledger (deterministic)."
+    help = (
+        "Write accounts/fixtures/demo.json, the demo banks' ledger (deterministic), and the "
+        "fixtures of other apps' demo data that posts to it (lending's loans)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -437,12 +466,15 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, check=False, **options):
-        text = render()
-        if check:
-            if not FIXTURE.exists() or FIXTURE.read_text() != text:
-                raise CommandError(f"{FIXTURE} is out of date: run manage.py demo_ledger.")
-            self.stdout.write(f"{FIXTURE} is up to date.")
-            return
-        FIXTURE.parent.mkdir(exist_ok=True)
-        FIXTURE.write_text(text)
-        self.stdout.write(f"Wrote {FIXTURE} ({text.count(chr(10)) - 1} rows).")
+        found = extensions()
+        files = [(FIXTURE, render(build(found)))]
+        files += [(extension.fixture, extension.render()) for extension in found]
+        for path, text in files:
+            if check:
+                if not path.exists() or path.read_text() != text:
+                    raise CommandError(f"{path} is out of date: run manage.py demo_ledger.")
+                self.stdout.write(f"{path} is up to date.")
+                continue
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(text)
+            self.stdout.write(f"Wrote {path} ({text.count(chr(10)) - 1} rows).")
