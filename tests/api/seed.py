@@ -3,6 +3,9 @@
 Returns the path parameters worth substituting into generated requests, by name.
 """
 
+import datetime
+from decimal import Decimal
+
 from core.context import tenant_context
 from customers.models import Customer
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
@@ -21,7 +24,41 @@ def seed(tenant):
         (bare,) = Customer.objects.bulk_create(
             [Customer(tenant=tenant, reference="CUS-BULK01", type="business", legal_name="Bulk")]
         )
+    loans = seed_loans(tenant)
     return {
-        "ref": [person.reference, company.reference, holding.reference, bare.reference],
+        "ref": [person.reference, company.reference, holding.reference, bare.reference, *loans],
         "relationship_id": [relationship.pk],
     }
+
+
+def seed_loans(tenant):
+    """A loan pending approval and an active one with collateral; their references."""
+    from lending import services
+    from tests.accounts.factories import funded_account
+    from tests.lending.test_api import PRODUCT
+
+    account = funded_account(tenant, "100.00", currency="EUR")
+    with tenant_context(tenant):
+        product = services.create_product(**PRODUCT)
+        terms = {
+            "customer": account.customer,
+            "product": product,
+            "account": account,
+            "principal": Decimal("5000.00"),
+            "annual_interest_rate": Decimal("10"),
+            "number_of_installments": 6,
+            "repayment_frequency": "monthly",
+        }
+        pending = services.apply_for_loan(**terms, by="seed:applicant")
+        active = services.apply_for_loan(**terms, by="seed:applicant")
+        services.approve_loan(loan=active, by="seed:approver")
+        services.disburse_loan(loan=active)
+        services.add_collateral(
+            loan=active,
+            type="vehicle",
+            description="Van",
+            value=Decimal("4000.00"),
+            currency="EUR",
+            valuation_date=datetime.date(2026, 1, 10),
+        )
+    return [pending.reference, active.reference]

@@ -27,6 +27,21 @@ OPERATION_IDS = {
     ("get", "/me"): "getMe",
     ("get", "/openapi.json"): "getOpenApiDocument",
     ("get", "/audit-events"): "listAuditEvents",
+    # Lending
+    ("get", "/loan-products"): "listLoanProducts",
+    ("post", "/loans/quote"): "quoteLoan",
+    ("get", "/loans"): "listLoans",
+    ("post", "/loans"): "applyForLoan",
+    ("get", "/loans/{ref}"): "getLoan",
+    ("post", "/loans/{ref}/approve"): "approveLoan",
+    ("post", "/loans/{ref}/reject"): "rejectLoan",
+    ("post", "/loans/{ref}/withdraw"): "withdrawLoan",
+    ("post", "/loans/{ref}/disburse"): "disburseLoan",
+    ("get", "/loans/{ref}/schedule"): "getLoanSchedule",
+    ("post", "/loans/{ref}/repayments"): "createRepayment",
+    ("get", "/loans/{ref}/payoff"): "getLoanPayoff",
+    ("get", "/loans/{ref}/collateral"): "listCollateral",
+    ("post", "/loans/{ref}/collateral"): "addCollateral",
 }
 
 
@@ -200,6 +215,14 @@ def test_responses_are_shared_components():
     assert create["schema"]["properties"]["type"] == schema_ref("CustomerType")
     filters = {p["name"]: p["schema"] for p in document["paths"]["/customers"]["get"]["parameters"]}
     assert filters["kyc_status"] == schema_ref("KycStatus")
+    loans = {p["name"]: p["schema"] for p in document["paths"]["/loans"]["get"]["parameters"]}
+    assert loans["status"] == schema_ref("LoanStatus")
+    for name in ("LoanProduct", "LoanProductList", "Loan", "LoanList", "LoanOutstanding",
+                 "Installment", "InstallmentList", "LoanQuote", "Repayment",
+                 "RepaymentAllocation", "LoanPayoff", "Collateral", "CollateralList",
+                 "LoanStatus", "InstallmentStatus", "RepaymentFrequency",
+                 "CollateralType"):  # fmt: skip
+        assert name in schemas, name
     for path_, operations in document["paths"].items():
         for method, op in operations.items():
             for status, response in op["responses"].items():
