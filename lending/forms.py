@@ -8,6 +8,8 @@ naming the field; a well-formed term outside the product's limits is the service
 the limit. A reference in the body that names nothing of this tenant is a 400 naming the field.
 """
 
+import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -19,6 +21,17 @@ from lending.schedule import Frequency
 
 # As the accounts API: 14 digits before the point at most (headroom below the ledger's columns).
 AMOUNT_DIGITS = {"max_digits": 18, "decimal_places": 4}
+
+
+# The dates a schedule may be counted from: far enough from the calendar's ends (year 1 and
+# 9999) that no product's installments run off them (the date maths would overflow).
+EARLIEST, LATEST = datetime.date(1900, 1, 1), datetime.date(2199, 12, 31)
+
+
+def _schedule_date(value):
+    if value is not None and not EARLIEST <= value <= LATEST:
+        raise ValidationError(f"Must be between {EARLIEST} and {LATEST}.")
+    return value
 
 
 def _reference(help_text, **kwargs):
@@ -63,6 +76,12 @@ class TermsForm(forms.Form):
         help_text="Interest runs from it (the disbursement sets it); "
         "default today unless `first_repayment_date` is given.",
     )
+
+    def clean_first_repayment_date(self):
+        return _schedule_date(self.cleaned_data["first_repayment_date"])
+
+    def clean_start_date(self):
+        return _schedule_date(self.cleaned_data["start_date"])
 
     def clean_product(self):
         return _lookup(

@@ -223,6 +223,11 @@ def test_a_quote_without_dates_starts_today(api, product):
         ({"repayment_frequency": "daily"}, "repayment_frequency"),
         ({"product": "LPR-999999"}, "product"),
         ({"start_date": "2027-02-30"}, "start_date"),
+        ({"start_date": "9999-12-20"}, "start_date"),  # weeks after it overflow the calendar
+        (
+            {"first_repayment_date": "0001-01-02", "repayment_frequency": "weekly"},
+            "first_repayment_date",
+        ),
         ({"surprise": 1}, "surprise"),
     ],
 )
