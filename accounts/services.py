@@ -23,6 +23,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from accounts import currencies, internal, rules
+from accounts.blockers import closure_blockers
 from accounts.models import (
     Account,
     AccountBalance,
@@ -658,9 +659,13 @@ def unfreeze_account(*, account, by=None):
 
 @transaction.atomic
 def close_account(*, account, by=None):
-    """Close for good: only with a zero balance and no active holds."""
+    """Close for good: only with a zero balance, no active holds and nothing registered in
+    `accounts.blockers` against it (an open loan)."""
 
     def closable(current, locked):
+        reasons = closure_blockers(current)
+        if reasons:
+            raise Conflict(f"Cannot close {current.reference}: " + "; ".join(reasons) + ".")
         rules.check_closable(current, balance=locked.balance, held=locked.held_now(timezone.now()))
         current.closed_on = timezone.localdate()
 

@@ -16,6 +16,11 @@ class Conflict(ServiceError):
     that blocks it (a customer with open accounts cannot be closed or deleted)."""
 
 
+class Forbidden(ServiceError):
+    """The object and its state allow this, but not by this actor (the four-eyes rule: who
+    submitted a loan application does not decide it)."""
+
+
 class RuleViolation(ServiceError):
     """A business rule refused the request (KYC not verified, insufficient funds)."""
 

@@ -6,7 +6,10 @@ class LendingConfig(AppConfig):
     verbose_name = "Lending"
 
     def ready(self):
+        from accounts.blockers import register_closure_check as register_account_check
         from core.scopes import register_scopes
+        from customers.blockers import register_closure_check
+        from lending import rules
 
         register_scopes(
             {
@@ -15,3 +18,6 @@ class LendingConfig(AppConfig):
                 "lending:approve": "approve or reject loan applications",
             }
         )
+        # An open loan keeps its customer and its account from closing (or being deleted).
+        register_closure_check(rules.open_loans_of)
+        register_account_check(rules.open_loans_on)

@@ -334,7 +334,9 @@ class Installment(TenantScopedModel):
 
 
 class Repayment(TenantScopedModel):
-    """One payment received on a loan, its journal and how it was allocated."""
+    """One payment received on a loan, its journal and how it was allocated: `amount` is the
+    sum of the four totals (the services allocate all of it; no CHECK says so, as SQLite would
+    compare the sum as a float)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     loan = models.ForeignKey(
@@ -368,10 +370,6 @@ class Repayment(TenantScopedModel):
         ordering = ["-received_on", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="repayment_amount_positive"),
-            models.CheckConstraint(
-                condition=Q(amount=F("principal") + F("interest") + F("fees") + F("penalties")),
-                name="repayment_fully_allocated",
-            ),
         ]
         indexes = [
             models.Index(fields=["tenant", "loan", "-received_on", "-id"], name="repayment_loan"),

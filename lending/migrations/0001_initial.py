@@ -459,10 +459,6 @@ class Migration(migrations.Migration):
             constraint=models.CheckConstraint(condition=models.Q(('amount__gt', 0)), name='repayment_amount_positive'),
         ),
         migrations.AddConstraint(
-            model_name='repayment',
-            constraint=models.CheckConstraint(condition=models.Q(('amount', django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(django.db.models.expressions.CombinedExpression(models.F('principal'), '+', models.F('interest')), '+', models.F('fees')), '+', models.F('penalties')))), name='repayment_fully_allocated'),
-        ),
-        migrations.AddConstraint(
             model_name='repaymentallocation',
             constraint=models.UniqueConstraint(fields=('repayment', 'installment'), name='allocation_once_per_installment'),
         ),

@@ -1,0 +1,114 @@
+"""Reads of lending that are more than one line, each a fixed number of queries whatever the
+page size. Another tenant's object is NotFound, like a missing one."""
+
+import uuid
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts import currencies
+from core.errors import NotFound
+from lending import allocation
+from lending.models import Collateral, Installment, Loan, LoanProduct, Repayment
+from lending.services import rescheduled_on
+
+ZERO = Decimal(0)
+
+
+def get_product(reference):
+    product = LoanProduct.objects.filter(reference=reference).first()
+    if product is None:
+        raise NotFound("No loan product with this reference.")
+    return product
+
+
+def products(active=None):
+    queryset = LoanProduct.objects.order_by("name", "id")
+    if active is not None:
+        queryset = queryset.filter(is_active=active)
+    return queryset
+
+
+def _loans():
+    return Loan.objects.with_outstanding().select_related("customer", "product", "account")
+
+
+def get_loan(reference):
+    """A live loan with its outstanding amounts (`outstanding_principal` ... `_total`), its
+    customer, product and account joined."""
+    loan = _loans().filter(reference=reference).first()
+    if loan is None:
+        raise NotFound("No loan with this reference.")
+    return loan
+
+
+def loans(customer=None, status=None):
+    """Loans newest first, outstanding amounts annotated: one query for any page."""
+    queryset = _loans()
+    if customer is not None:
+        queryset = queryset.filter(customer=customer)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset.order_by("-created_at", "-id")
+
+
+def schedule_of(loan):
+    """The loan's installments in order (none before disbursement: see `services.quote` for
+    the schedule an application would have)."""
+    return Installment.objects.filter(loan=loan).order_by("number")
+
+
+def repayments_of(loan):
+    return Repayment.objects.filter(loan=loan).order_by("-received_on", "-id")
+
+
+def get_repayment(loan, public_id):
+    try:
+        key = uuid.UUID(str(public_id))
+    except ValueError:
+        key = None
+    found = Repayment.objects.filter(loan=loan, public_id=key).first() if key else None
+    if found is None:
+        raise NotFound("No repayment with this id.")
+    return found
+
+
+def payoff(loan, on=None):
+    """What closes the loan on `on` (today by default): {principal, interest, fees,
+    penalties, total}. Principal outstanding, the interest of installments due and unpaid,
+    the current period's interest accrued by `on` by the loan's day count, fees and penalties
+    charged. Zero for a loan not active."""
+    on = on or timezone.localdate()
+    if loan.status != Loan.Status.ACTIVE:
+        return allocation.Owed().as_dict()
+    if on < loan.disbursed_on:
+        raise ValidationError({"date": f"{loan.reference} was disbursed on {loan.disbursed_on}."})
+    owed = allocation.payoff(
+        loan,
+        list(schedule_of(loan)),
+        on,
+        minor_unit=currencies.minor_unit(loan.currency),
+        rescheduled_on=rescheduled_on(loan),
+    )
+    return owed.as_dict()
+
+
+def collateral_of(loan):
+    return Collateral.objects.filter(loan=loan).select_related("guarantor").order_by("id")
+
+
+def loan_to_value(loan):
+    """Outstanding principal / the value of the loan's collateral in its currency (collateral
+    in another currency is not converted and not counted), as a ratio (0.8 is 80 %); None
+    when nothing in the loan's currency secures it."""
+    value = sum((c.value for c in collateral_of(loan) if c.currency == loan.currency), ZERO)
+    if not value:
+        return None
+    if loan.status in (Loan.Status.PENDING_APPROVAL, Loan.Status.APPROVED):
+        principal = loan.principal  # what it will be once disbursed
+    elif hasattr(loan, "outstanding_principal"):
+        principal = loan.outstanding_principal
+    else:
+        principal = sum((allocation.owed(i, "principal") for i in schedule_of(loan)), ZERO)
+    return (principal / value).quantize(Decimal("0.0001"))
