@@ -8,6 +8,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
     path("admin/", admin.site.urls),
     path("api/v1/", include("core.api.urls")),
+    path("api/v1/", include("lending.urls")),
     path("api/v1/", include("customers.urls")),
     path("api/v1/", include("audit.urls")),
     path("api/v1/", include("accounts.urls")),

@@ -3,6 +3,7 @@
 Returns the path parameters worth substituting into generated requests, by name.
 """
 
+import datetime
 from decimal import Decimal
 
 from accounts import services as account_services
@@ -39,7 +40,41 @@ def seed(tenant):
             account.reference,
             frozen.reference,
             f"SETTLEMENT-{account.currency}",  # the bank's own: never a partner's (404)
+            *seed_loans(tenant),
         ],
         "relationship_id": [relationship.pk],
         "hold_id": [str(hold.public_id)],
     }
+
+
+def seed_loans(tenant):
+    """A loan pending approval and an active one with collateral; their references."""
+    from lending import services
+    from tests.accounts.factories import funded_account
+    from tests.lending.test_api import PRODUCT
+
+    account = funded_account(tenant, "100.00", currency="EUR")
+    with tenant_context(tenant):
+        product = services.create_product(**PRODUCT)
+        terms = {
+            "customer": account.customer,
+            "product": product,
+            "account": account,
+            "principal": Decimal("5000.00"),
+            "annual_interest_rate": Decimal("10"),
+            "number_of_installments": 6,
+            "repayment_frequency": "monthly",
+        }
+        pending = services.apply_for_loan(**terms, by="seed:applicant")
+        active = services.apply_for_loan(**terms, by="seed:applicant")
+        services.approve_loan(loan=active, by="seed:approver")
+        services.disburse_loan(loan=active)
+        services.add_collateral(
+            loan=active,
+            type="vehicle",
+            description="Van",
+            value=Decimal("4000.00"),
+            currency="EUR",
+            valuation_date=datetime.date(2026, 1, 10),
+        )
+    return [pending.reference, active.reference]

@@ -84,7 +84,10 @@ def test_the_client_has_one_model_per_shared_schema(generated):
     assert not [name for name in dir(models) if "Response200" in name or "Response201" in name]
     assert not [name for name in dir(models) if name.endswith(("Type", "Status", "Rating"))
                 and name not in ("CustomerType", "CustomerStatus", "KycStatus", "RiskRating",
-                                 "RelationshipType", "AccountStatus", "HoldStatus")]  # fmt: skip
+                                 "RelationshipType", "AccountStatus", "HoldStatus",
+                                 "LoanStatus", "InstallmentStatus",
+                                 "CollateralType", "OriginationFeeType",
+                                 "PenaltyType")]  # fmt: skip
     api = _module(generated, "api.customers")
     for name in ("create_customer", "list_customers", "get_customer", "update_customer",
                  "delete_customer", "add_relationship", "get_customer_history"):  # fmt: skip
@@ -92,6 +95,11 @@ def test_the_client_has_one_model_per_shared_schema(generated):
     api = _module(generated, "api.accounts")
     for name in ("open_account", "list_accounts", "create_deposit", "create_transfer",
                  "list_transactions", "place_hold", "release_hold"):  # fmt: skip
+        assert importlib.import_module(f"{api.__name__}.{name}")
+    assert hasattr(models, "Loan") and hasattr(models, "LoanQuote")
+    api = _module(generated, "api.lending")
+    for name in ("quote_loan", "apply_for_loan", "approve_loan", "disburse_loan",
+                 "create_repayment", "get_loan_payoff", "add_collateral"):  # fmt: skip
         assert importlib.import_module(f"{api.__name__}.{name}")
 
 

@@ -41,6 +41,21 @@ OPERATION_IDS = {
     ("post", "/accounts/{ref}/holds"): "placeHold",
     ("delete", "/accounts/{ref}/holds/{hold_id}"): "releaseHold",
     ("post", "/transfers"): "createTransfer",
+    # Lending
+    ("get", "/loan-products"): "listLoanProducts",
+    ("post", "/loans/quote"): "quoteLoan",
+    ("get", "/loans"): "listLoans",
+    ("post", "/loans"): "applyForLoan",
+    ("get", "/loans/{ref}"): "getLoan",
+    ("post", "/loans/{ref}/approve"): "approveLoan",
+    ("post", "/loans/{ref}/reject"): "rejectLoan",
+    ("post", "/loans/{ref}/withdraw"): "withdrawLoan",
+    ("post", "/loans/{ref}/disburse"): "disburseLoan",
+    ("get", "/loans/{ref}/schedule"): "getLoanSchedule",
+    ("post", "/loans/{ref}/repayments"): "createRepayment",
+    ("get", "/loans/{ref}/payoff"): "getLoanPayoff",
+    ("get", "/loans/{ref}/collateral"): "listCollateral",
+    ("post", "/loans/{ref}/collateral"): "addCollateral",
 }
 
 
@@ -219,6 +234,14 @@ def test_responses_are_shared_components():
     assert filters["kyc_status"] == schema_ref("KycStatus")
     accounts = {p["name"]: p["schema"] for p in document["paths"]["/accounts"]["get"]["parameters"]}
     assert accounts["status"] == schema_ref("AccountStatus")
+    loans = {p["name"]: p["schema"] for p in document["paths"]["/loans"]["get"]["parameters"]}
+    assert loans["status"] == schema_ref("LoanStatus")
+    for name in ("LoanProduct", "LoanProductList", "Loan", "LoanList", "LoanOutstanding",
+                 "Installment", "InstallmentList", "LoanQuote", "Repayment",
+                 "RepaymentAllocation", "LoanPayoff", "Collateral", "CollateralList",
+                 "LoanStatus", "InstallmentStatus", "RepaymentFrequency",
+                 "CollateralType"):  # fmt: skip
+        assert name in schemas, name
     for path_, operations in document["paths"].items():
         for method, op in operations.items():
             for status, response in op["responses"].items():

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from core.api.openapi import build_document
+from tests.accounts.factories import funded_account
 from tests.api.conformance import Conformance
 from tests.conftest import ApiClient, make_api_client
 
@@ -104,6 +105,7 @@ def test_every_operation_answers_what_it_documents(api, tenant, conformance):
     check(api.get("/api/v1/openapi.json"), "GET", "/openapi.json")
 
     _check_accounts(api, tenant, check)
+    _check_lending(api, tenant, check)
 
     assert not conformance.unchecked(), "operations with no conformance check in this test"
 
@@ -170,12 +172,63 @@ def _check_accounts(api, tenant, check):
     assert closed["status"] == "closed" and closed["closed_on"]
 
 
+def _check_lending(api, tenant, check):
+    from tests.lending.test_api import application, make_product, terms
+
+    product = make_product(tenant)
+    account = funded_account(tenant, "1000.00", currency="EUR")
+    approver = make_api_client(tenant, scopes=("lending:approve",))
+    listed = check(api.get("/api/v1/loan-products"), "GET", "/loan-products")
+    assert listed["data"][0]["reference"] == product.reference
+    quote = check(api.post("/api/v1/loans/quote", terms(product)), "POST", "/loans/quote")
+    assert quote["installments"][0]["status"] == "pending"
+
+    loans, one = "/api/v1/loans", "/loans/{ref}"
+    ref = check(api.post(loans, application(product, account)), "POST", "/loans")["reference"]
+    withdrawn = check(api.post(loans, application(product, account)), "POST", "/loans")
+    rejected = check(api.post(loans, application(product, account)), "POST", "/loans")
+    assert check(api.get(loans, {"limit": 2}), "GET", "/loans")["next_cursor"]
+    assert check(api.get(f"{loans}/{ref}"), "GET", one)["status"] == "pending_approval"
+    collateral = {"type": "vehicle", "description": "Van", "value": "9000.00",
+                  "currency": "EUR", "valuation_date": "2026-01-10"}  # fmt: skip
+    added = check(api.post(f"{loans}/{ref}/collateral", collateral), "POST", f"{one}/collateral")
+    assert check(api.get(f"{loans}/{ref}/collateral"), "GET", f"{one}/collateral")["data"] == [
+        added
+    ]
+    answer = check(approver.post(f"{loans}/{ref}/approve"), "POST", f"{one}/approve")
+    assert answer["status"] == "approved"
+    gone = api.post(f"{loans}/{withdrawn['reference']}/withdraw")
+    assert check(gone, "POST", f"{one}/withdraw")["status"] == "withdrawn"
+    refused = approver.post(f"{loans}/{rejected['reference']}/reject", {"reason": "No"})
+    assert check(refused, "POST", f"{one}/reject")["status"] == "rejected"
+    active = check(api.post(f"{loans}/{ref}/disburse"), "POST", f"{one}/disburse")
+    assert active["status"] == "active"
+    schedule = check(api.get(f"{loans}/{ref}/schedule"), "GET", f"{one}/schedule")
+    assert len(schedule["data"]) == 12
+    repaid = check(
+        api.post(f"{loans}/{ref}/repayments", {"amount": "25.00"}), "POST", f"{one}/repayments"
+    )
+    assert repaid["loan"]["reference"] == ref
+    payoff = check(api.get(f"{loans}/{ref}/payoff"), "GET", f"{one}/payoff")
+    assert payoff["currency"] == "EUR" and payoff["total"] != "0.00"
+
+
 @pytest.mark.parametrize(
     ("method", "url", "body", "path", "status"),
     [
         ("post", "/api/v1/customers", {**JANE, "phone": "12"}, "/customers", 400),
         ("patch", "/api/v1/customers/{ref}", {"type": 5}, "/customers/{ref}", 400),
         ("get", "/api/v1/customers/CUS-999999", None, "/customers/{ref}", 404),
+        ("get", "/api/v1/loans/LN-999999", None, "/loans/{ref}", 404),
+        ("get", "/api/v1/loans", {"status": "asleep"}, "/loans", 400),
+        ("post", "/api/v1/loans/quote", {"product": "LPR-999999"}, "/loans/quote", 400),
+        (
+            "post",
+            "/api/v1/loans/LN-999999/repayments",
+            {"amount": "1.00"},
+            "/loans/{ref}/repayments",
+            404,
+        ),
         ("get", "/api/v1/customers", {"limit": 0}, "/customers", 400),
         (
             "get",

@@ -28,6 +28,11 @@ How a response is checked:
 The replay runs as a fresh tenant `harbour` whose key is named "Acme Payments production", from
 the documentation address 203.0.113.7, beside another tenant that has a customer CUS-000050 with
 an account ACC-000050.
+
+The "Loans" section is replayed on its own, against a tenant set up as it says (a product the
+back office made, a funded account), beside another tenant with a loan LN-000050. A request
+whose documented ``Authorization`` holds ``approver`` is sent with a second key of that tenant
+(four-eyes: the key that applied never decides).
 """
 
 import json
@@ -40,10 +45,12 @@ from django.urls import URLPattern
 
 from accounts import urls as account_urls
 from core.api.openapi import build_document
-from core.context import system_scope
+from core.context import system_scope, tenant_context
 from core.models import PartnerKey
 from customers import urls as customer_urls
-from tests.accounts.factories import AccountFactory
+from lending import urls as lending_urls
+from lending.models import Loan
+from tests.accounts.factories import AccountFactory, funded_account
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
 
@@ -274,12 +281,25 @@ def check(example, response, replay):
         )
 
 
-def replay_all(text, api):
+def replay_all(text, api, approver=None):
     examples = parse_examples(text)
     replay = Replay()
     for example in examples:
-        check(example, send(api, example, replay), replay)
+        documented_key = example.headers.get("Authorization", "")
+        client = approver if approver and "approver" in documented_key else api
+        check(example, send(client, example, replay), replay)
     return examples
+
+
+LENDING = re.compile(r"^## Loans\n.*?(?=^## )", re.MULTILINE | re.DOTALL)
+
+
+def without_lending(text):
+    return LENDING.sub("", text)
+
+
+def lending_section(text):
+    return LENDING.search(text)[0]
 
 
 @pytest.fixture
@@ -298,7 +318,7 @@ def doc_api(tenant, other_tenant):
 
 
 def test_every_documented_example_holds(doc_api):
-    examples = replay_all(DOC.read_text(encoding="utf-8"), doc_api)
+    examples = replay_all(without_lending(DOC.read_text(encoding="utf-8")), doc_api)
     assert len(examples) >= 40, "examples went missing from docs/api.md"
 
 
@@ -308,10 +328,38 @@ def _route_regex(route):
     return re.compile(rf"^/api/v1/{pattern}/?(\?.*)?$")
 
 
-def test_every_customer_and_account_endpoint_has_an_example():
+@pytest.fixture
+def lending_doc_api(tenant, other_tenant):
+    """The bank of the "Loans" section: product LPR-000001, CUS-000001 (active, verified) with
+    the EUR account ACC-000001 holding 1,000.00; another bank with a loan LN-000050."""
+    from tests.api.seed import seed_loans
+    from tests.lending.test_api import make_product
+
+    make_product(tenant)
+    funded_account(tenant, "1000.00", currency="EUR")
+    theirs = seed_loans(other_tenant)[-1]
+    with tenant_context(other_tenant):
+        Loan.objects.filter(reference=theirs).update(reference="LN-000050")
+    api = make_api_client(tenant)
+    approver = make_api_client(tenant, scopes=("lending:read", "lending:approve"))
+    return api, approver
+
+
+def test_every_lending_example_holds(lending_doc_api):
+    examples = replay_all(lending_section(DOC.read_text(encoding="utf-8")), *lending_doc_api)
+    assert len(examples) >= 12, "examples went missing from the Loans section of docs/api.md"
+
+
+def _route_regex(route):
+    pattern = re.sub(r"<int:[^>]+>", r"\\d+", route)
+    pattern = re.sub(r"<(?:str:)?[^>]+>", r"[^/?]+", pattern)
+    return re.compile(rf"^/api/v1/{pattern}/?(\?.*)?$")
+
+
+def test_every_customer_account_and_lending_endpoint_has_an_example():
     examples = parse_examples(DOC.read_text(encoding="utf-8"))
     missing = []
-    for entry in [*customer_urls.urlpatterns, *account_urls.urlpatterns]:
+    for entry in [*customer_urls.urlpatterns, *account_urls.urlpatterns, *lending_urls.urlpatterns]:
         route = str(entry.pattern)
         if not isinstance(entry, URLPattern) or route.endswith("/"):
             continue
