@@ -9,7 +9,7 @@ from django.utils import timezone
 from accounts.models import Journal
 from core.context import tenant_context
 from lending import services
-from lending.models import Loan
+from lending.models import Collateral, Loan
 from lending.schedule import Terms, build_schedule
 from tests.accounts.factories import funded_account
 from tests.conftest import make_api_client
@@ -620,11 +620,14 @@ CAR = {
 def test_add_and_list_collateral(api, tenant, pending):
     car = ok(api.post(f"{BASE}/{pending}/collateral", CAR), 201)
     assert car == {
+        "id": car["id"],
         **CAR,
         "currency": "EUR",
         "guarantor": None,
         "created_at": car["created_at"],
     }
+    with tenant_context(tenant):
+        assert str(Collateral.objects.get().public_id) == car["id"]
     with tenant_context(tenant):
         guarantor = CustomerFactory(tenant=tenant).reference
     guarantee = {
@@ -636,7 +639,7 @@ def test_add_and_list_collateral(api, tenant, pending):
         "guarantor": guarantor,
     }
     added = ok(api.post(f"{BASE}/{pending}/collateral", guarantee), 201)
-    assert added["guarantor"] == guarantor
+    assert added["guarantor"] == guarantor and added["id"] != car["id"]
     listed = ok(api.get(f"{BASE}/{pending}/collateral"))
     assert listed == {"data": [car, added], "next_cursor": None}
 
