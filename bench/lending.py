@@ -194,7 +194,7 @@ RESET = [
     """UPDATE lending_installment SET status = 'pending', penalties = 0
        WHERE tenant_id = %(tenant)s AND status <> 'paid'""",
     "UPDATE lending_loan SET days_past_due = 0 WHERE tenant_id = %(tenant)s",
-    "DELETE FROM core_referencecounter WHERE tenant_id = %(tenant)s AND prefix = %(counter)s",
+    "DELETE FROM lending_closedday WHERE tenant_id = %(tenant)s",
 ]
 
 
@@ -241,9 +241,7 @@ def seed(tenant, loans):
             print(f"2. Reusing {existing:,} seeded loans of tenant {TENANT}")
             with transaction.atomic(), connection.cursor() as cursor:
                 for statement in RESET:
-                    cursor.execute(
-                        statement, {"tenant": tenant.pk, "counter": close_of_day.COUNTER}
-                    )
+                    cursor.execute(statement, {"tenant": tenant.pk})
             return existing
         if existing:
             raise SystemExit(f"tenant {TENANT} has {existing} loans, fewer than --loans")

@@ -11,6 +11,7 @@ from django.utils import timezone
 from core.api.endpoint import ApiView, operation
 from core.api.pagination import paginate
 from core.errors import NotFound
+from core.forms import AsOfQueryForm
 from customers import selectors as customer_selectors
 from lending import rules, selectors, services
 from lending.forms import (
@@ -128,11 +129,16 @@ class LoanDetail(ApiView):
     @operation(
         operation_id="getLoan",
         scope="lending:read",
-        summary="Read a loan with its outstanding amounts and days past due",
+        summary="Read a loan with its outstanding amounts and days past due (as they were at "
+        "`as_of`, if given)",
+        query_form=AsOfQueryForm,
         response=LOAN,
         tags=TAGS,
     )
     def get(self, request, ref):
+        as_of = self.query(request, AsOfQueryForm)["as_of"]
+        if as_of is not None:
+            return loan_json(selectors.loan_as_of(ref, as_of))
         return loan_json(_loan(ref))
 
 

@@ -34,9 +34,9 @@ from django.utils import timezone
 from accounts import currencies
 from core.context import get_current_tenant, tenant_context
 from core.errors import Conflict
-from core.models import ReferenceCounter, Tenant
+from core.models import Tenant
 from core.signals import emit_audit_event
-from lending.models import Installment, Loan, LoanProduct, PenaltyCharge
+from lending.models import ClosedDay, Installment, Loan, LoanProduct, PenaltyCharge
 from lending.schedule import accrued_interest
 
 # Loans (by id range) per set of statements: bounds each statement's work and drives progress.
@@ -107,26 +107,22 @@ def _active_tenants():
 
 
 # --- the last day closed ----------------------------------------------------------------------
-# Kept in the tenant's counter named COUNTER (core.ReferenceCounter: a per-tenant number in a
-# row that can be locked) as the day's ordinal: durable, per tenant, written in the same
-# transaction as the day's changes.
-COUNTER = "lend:cod"
 
 
 def last_closed_day():
     """The current tenant's last closed day, or None if close of day never ran for it."""
-    value = ReferenceCounter.objects.filter(prefix=COUNTER).values_list("last_value", flat=True)
-    value = value.first()
-    return datetime.date.fromordinal(value) if value else None
+    return ClosedDay.objects.values_list("last_closed_on", flat=True).first()
 
 
-def _lock_last_closed_day(tenant):
-    """The tenant's counter row, created if need be, locked until the transaction ends: should
-    two runs ever overlap (a lock expired), the second waits here, then finds the day closed."""
-    counter, _ = ReferenceCounter.objects.select_for_update().get_or_create(
-        tenant=tenant, prefix=COUNTER
+def _lock_last_closed_day(tenant, day):
+    """The tenant's ClosedDay row, locked until the transaction ends: should two runs ever
+    overlap (a lock expired), the second waits here, then finds the day closed. A tenant's
+    first run creates it as closed through the day before `day` (this transaction then moves
+    it to `day`)."""
+    record, _ = ClosedDay.objects.select_for_update().get_or_create(
+        tenant_id=tenant.pk, defaults={"last_closed_on": day - ONE_DAY}
     )
-    return counter
+    return record
 
 
 def _days_to_close(on):
@@ -177,8 +173,8 @@ def _locks(tenants):
 
 @transaction.atomic
 def _close_day(tenant, day, progress, renew):
-    record = _lock_last_closed_day(tenant)
-    if record.last_value >= day.toordinal():
+    record = _lock_last_closed_day(tenant, day)
+    if record.last_closed_on >= day:
         return None
     result = DayClosed(tenant=tenant.slug, day=day)
     products = _penalty_products()
@@ -198,8 +194,8 @@ def _close_day(tenant, day, progress, renew):
                 covered = min(high - bounds["low"] + 1, span)
                 progress(tenant, day, result.loans * covered // span, result.loans)
     result.in_arrears = active.filter(days_past_due__gt=0).count()
-    record.last_value = day.toordinal()
-    record.save(update_fields=["last_value", "updated_at"])
+    record.last_closed_on = day
+    record.save(update_fields=["last_closed_on", "updated_at"])
     emit_audit_event(
         action="close_of_day",
         resource_type="lending.closeofday",

@@ -29,7 +29,6 @@ from accounts.management.commands.demo_ledger import (
     render,
 )
 from accounts.models import InternalCode
-from lending.close_of_day import COUNTER
 from lending.models import COMPONENTS
 from lending.schedule import Terms, accrued_interest, build_schedule
 
@@ -491,12 +490,15 @@ class LedgerExtension:
                         )
                     )
                     pk["penalty"] += 1
-                for kind, description, value, guarantor in loan.plan.collateral:
+                for number, (kind, description, value, guarantor) in enumerate(
+                    loan.plan.collateral, start=1
+                ):
                     collateral.append(
                         _row(
                             "lending.collateral",
                             pk["collateral"],
                             tenant=[tenant],
+                            public_id=_demo_uuid(tenant, loan.plan.reference, "collateral", number),
                             loan=[tenant, loan.plan.reference],
                             type=kind,
                             description=description,
@@ -512,11 +514,10 @@ class LedgerExtension:
         # Close of day has closed END: run after loading, it carries on from the next day.
         closed = [
             _row(
-                "core.referencecounter",
+                "lending.closedday",
                 DEMO_PK_START + number,
                 tenant=[tenant],
-                prefix=COUNTER,
-                last_value=END.toordinal(),
+                last_closed_on=END,
                 created_at=_moment(END, 22),
                 updated_at=_moment(END, 22),
             )

@@ -438,6 +438,7 @@ class Collateral(SoftDeleteModel):
         SECURITIES = "securities"
         GUARANTEE = "guarantee"
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     loan = models.ForeignKey(Loan, on_delete=models.PROTECT, related_name="collateral")
     type = models.CharField(max_length=16, choices=Type.choices)
     description = models.CharField(max_length=500)
@@ -471,3 +472,14 @@ class Collateral(SoftDeleteModel):
 
     def __str__(self):
         return f"{self.type} {self.value} {self.currency} for {self.loan_id}"
+
+
+class ClosedDay(TenantScopedModel):
+    """The last day close of day has closed for a tenant (one row each): the next run starts
+    the day after. Its row is locked while a day closes (`lending.close_of_day`)."""
+
+    tenant = models.OneToOneField("core.Tenant", on_delete=models.PROTECT, related_name="+")
+    last_closed_on = models.DateField()
+
+    def __str__(self):
+        return f"closed through {self.last_closed_on}"

@@ -144,7 +144,10 @@ class Terms:
         repayment."""
         if self.start_date is not None:
             return self.start_date
-        return _shift(self.first_repayment_date, -1, self.repayment_frequency)
+        try:
+            return _shift(self.first_repayment_date, -1, self.repayment_frequency)
+        except ValueError as error:
+            raise ValueError(f"first_repayment_date: {error}") from None
 
     @property
     @_exact
@@ -209,9 +212,17 @@ def _add_months(anchor: datetime.date, months: int) -> datetime.date:
 
 
 def _shift(anchor: datetime.date, periods: int, frequency: Frequency) -> datetime.date:
-    if frequency is Frequency.MONTHLY:
-        return _add_months(anchor, periods)
-    return anchor + datetime.timedelta(weeks=_WEEKS[frequency] * periods)
+    """`periods` periods from `anchor`; a ValueError naming the dates when that leaves the
+    calendar (years 1 to 9999), never the OverflowError of date arithmetic."""
+    try:
+        if frequency is Frequency.MONTHLY:
+            return _add_months(anchor, periods)
+        return anchor + datetime.timedelta(weeks=_WEEKS[frequency] * periods)
+    except (OverflowError, ValueError):
+        raise ValueError(
+            f"{abs(periods)} {frequency} period(s) {'after' if periods >= 0 else 'before'} "
+            f"{anchor} fall outside the calendar ({datetime.date.min} to {datetime.date.max})"
+        ) from None
 
 
 def due_dates(terms: Terms) -> list[datetime.date]:
@@ -220,10 +231,14 @@ def due_dates(terms: Terms) -> list[datetime.date]:
         anchor, offset = terms.first_repayment_date, 0
     else:
         anchor, offset = terms.start_date, 1
-    return [
-        _shift(anchor, number - 1 + offset, terms.repayment_frequency)
-        for number in range(1, terms.number_of_installments + 1)
-    ]
+    try:
+        return [
+            _shift(anchor, number - 1 + offset, terms.repayment_frequency)
+            for number in range(1, terms.number_of_installments + 1)
+        ]
+    except ValueError as error:
+        name = "start_date" if offset else "first_repayment_date"
+        raise ValueError(f"{name}: {error}") from None
 
 
 def _days_30e_360(start: datetime.date, end: datetime.date) -> int:

@@ -316,6 +316,7 @@ COLLATERAL = component(
     {
         "type": "object",
         "required": [
+            "id",
             "type",
             "description",
             "value",
@@ -325,6 +326,7 @@ COLLATERAL = component(
             "created_at",
         ],
         "properties": {
+            "id": _UUID,
             "type": COLLATERAL_TYPE,
             "description": {"type": "string"},
             "value": {**_MONEY, "description": "In `currency`."},

@@ -5,12 +5,23 @@ import uuid
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts import currencies
 from core.errors import NotFound
+from core.history import version_as_of
 from lending import allocation
-from lending.models import Collateral, Installment, Loan, LoanProduct, Repayment
+from lending.models import (
+    COMPONENTS,
+    Collateral,
+    Installment,
+    Loan,
+    LoanProduct,
+    PenaltyCharge,
+    Repayment,
+    RepaymentAllocation,
+)
 from lending.services import rescheduled_on
 
 ZERO = Decimal(0)
@@ -40,6 +51,43 @@ def get_loan(reference):
     loan = _loans().filter(reference=reference).first()
     if loan is None:
         raise NotFound("No loan with this reference.")
+    return loan
+
+
+def loan_as_of(reference, when):
+    """The loan `reference` as it was at `when` (its fields from its history; deleted now or
+    not) with `outstanding_*` annotated as of then; NotFound if it did not exist yet.
+
+    From disbursement on: the installments' amounts less what the repayments recorded by then
+    and not reversed by then allocated, penalties counted once charged. The installments'
+    amounts are today's: principal and fees are exact (recomputing a schedule only moves
+    principal between installments), interest is not when a repayment ahead of schedule
+    recorded or reversed after `when` recomputed it (docs/api.md, "Read and list loans")."""
+    current = None
+    if "\x00" not in reference:
+        current = Loan.all_objects.filter(reference=reference).first()
+    loan = version_as_of(Loan, pk=current.pk, when=when) if current else None
+    if loan is None:
+        raise NotFound(f"No loan {reference} at {when.isoformat()}.")
+    owed = dict.fromkeys(COMPONENTS, ZERO)
+    if loan.disbursed_on is not None:
+        installments = Installment.objects.filter(loan_id=loan.pk).aggregate(
+            **{c: Sum(c) for c in ("principal", "interest", "fees")}
+        )
+        installments["penalties"] = PenaltyCharge.objects.filter(
+            installment__loan_id=loan.pk, created_at__lte=when
+        ).aggregate(total=Sum("amount"))["total"]
+        paid = (
+            RepaymentAllocation.objects.filter(
+                repayment__loan_id=loan.pk, repayment__created_at__lte=when
+            )
+            .exclude(repayment__reversed_at__lte=when)
+            .aggregate(**{c: Sum(c) for c in COMPONENTS})
+        )
+        owed = {c: (installments[c] or ZERO) - (paid[c] or ZERO) for c in COMPONENTS}
+    for component, amount in owed.items():
+        setattr(loan, f"outstanding_{component}", amount)
+    loan.outstanding_total = sum(owed.values(), ZERO)
     return loan
 
 

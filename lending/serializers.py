@@ -131,6 +131,7 @@ def payoff_json(payoff, *, on, currency):
 
 def collateral_json(collateral):
     return {
+        "id": collateral.public_id,
         "type": collateral.type,
         "description": collateral.description,
         "value": money(collateral.value, collateral.currency),

@@ -2,6 +2,7 @@
 
 import io
 from contextlib import contextmanager
+from decimal import Decimal
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -9,6 +10,7 @@ from django.db import connection
 from psycopg import sql
 
 from accounts import services
+from accounts.internal import internal_account
 from accounts.management.commands import reconcile_ledger
 from accounts.models import Posting
 from core.context import tenant_context
@@ -66,6 +68,23 @@ def test_a_sound_ledger_reconciles(ledger):
     assert "harbour balances: " in err and "journals: " in err  # the progress lines
     out, _ = reconcile("--tenant", "northwind")
     assert "harbour" not in out and "northwind: balanced" in out
+
+
+def test_a_journal_of_three_lines_whose_floats_do_not_cancel_reconciles(tenant):
+    # 0.10 + 0.20 - 0.30 is not 0 in binary floating point, which SQLite sums in.
+    with tenant_context(tenant):
+        a, b = AccountFactory(tenant=tenant), AccountFactory(tenant=tenant)
+        portfolio = internal_account(code="loan_portfolio", currency=a.currency)
+        services.post_journal(
+            kind="loan_repayment",
+            lines=[
+                services.Line(a, Decimal("0.10")),
+                services.Line(b, Decimal("0.20")),
+                services.Line(portfolio, Decimal("-0.30")),
+            ],
+        )
+    out, _ = reconcile("--tenant", tenant.slug)
+    assert f"{tenant.slug}: balanced" in out
 
 
 def test_an_unknown_tenant_is_an_error(db):

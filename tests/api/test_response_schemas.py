@@ -211,6 +211,8 @@ def _check_lending(api, tenant, check):
     assert repaid["loan"]["reference"] == ref
     payoff = check(api.get(f"{loans}/{ref}/payoff"), "GET", f"{one}/payoff")
     assert payoff["currency"] == "EUR" and payoff["total"] != "0.00"
+    then = check(api.get(f"{loans}/{ref}", {"as_of": timezone.now().isoformat()}), "GET", one)
+    assert then["outstanding"] == repaid["loan"]["outstanding"]
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,13 @@ from django.utils import timezone
 from accounts.models import Journal
 from core.context import tenant_context
 from lending import services
-from lending.models import Loan
+from lending.close_of_day import run_close_of_day
+from lending.models import Collateral, Loan, Repayment
 from lending.schedule import Terms, build_schedule
 from tests.accounts.factories import funded_account
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
+from tests.lending.factories import make_loan
 
 BASE = "/api/v1/loans"
 # A page: the key's lookup, its `last_used_at` (on first use), the loan or count, the page.
@@ -620,11 +622,14 @@ CAR = {
 def test_add_and_list_collateral(api, tenant, pending):
     car = ok(api.post(f"{BASE}/{pending}/collateral", CAR), 201)
     assert car == {
+        "id": car["id"],
         **CAR,
         "currency": "EUR",
         "guarantor": None,
         "created_at": car["created_at"],
     }
+    with tenant_context(tenant):
+        assert str(Collateral.objects.get().public_id) == car["id"]
     with tenant_context(tenant):
         guarantor = CustomerFactory(tenant=tenant).reference
     guarantee = {
@@ -636,7 +641,7 @@ def test_add_and_list_collateral(api, tenant, pending):
         "guarantor": guarantor,
     }
     added = ok(api.post(f"{BASE}/{pending}/collateral", guarantee), 201)
-    assert added["guarantor"] == guarantor
+    assert added["guarantor"] == guarantor and added["id"] != car["id"]
     listed = ok(api.get(f"{BASE}/{pending}/collateral"))
     assert listed == {"data": [car, added], "next_cursor": None}
 
@@ -662,3 +667,63 @@ def test_malformed_collateral_is_400_naming_the_field(api, pending, change, fiel
 def test_an_ended_loan_takes_no_collateral(api, pending):
     ok(api.post(f"{BASE}/{pending}/withdraw"))
     assert problem(api.post(f"{BASE}/{pending}/collateral", CAR), 409)
+
+
+# --- as of a moment ---------------------------------------------------------------------------
+
+
+def test_a_loan_as_of_a_moment_is_as_it_was_then(api, tenant, pending, approver):
+    def as_of(moment):
+        return api.get(f"{BASE}/{pending}", {"as_of": moment.isoformat()})
+
+    before = timezone.now() - datetime.timedelta(seconds=1)
+    applied = timezone.now()
+    ok(approver.post(f"{BASE}/{pending}/approve"))
+    ok(api.post(f"{BASE}/{pending}/disburse"))
+    disbursed = timezone.now()
+    full = ok(api.get(f"{BASE}/{pending}"))["outstanding"]
+    # Ahead of schedule: principal as of then is exact; interest is today's schedule's.
+    repayment = ok(api.post(f"{BASE}/{pending}/repayments", {"amount": "500.00"}), 201)
+    repaid = timezone.now()
+    with tenant_context(tenant):
+        services.reverse_repayment(repayment=Repayment.objects.get())
+    reversed_ = timezone.now()
+
+    body = problem(as_of(before), 404)
+    assert body["detail"] == f"No loan {pending} at {before.isoformat()}."
+    then = ok(as_of(applied))
+    assert then["status"] == "pending_approval" and then["disbursed_on"] is None
+    assert set(then["outstanding"].values()) == {"0.00"}
+    assert ok(as_of(disbursed))["status"] == "active"
+    assert ok(as_of(disbursed))["outstanding"] == full and full["principal"] == "12000.00"
+    principal = repayment["loan"]["outstanding"]["principal"]
+    assert ok(as_of(repaid))["outstanding"]["principal"] == principal != "12000.00"
+    assert ok(as_of(reversed_))["outstanding"] == full
+    assert "as_of" in problem(api.get(f"{BASE}/{pending}", {"as_of": "soon"}), 400)["errors"]
+
+
+def test_a_loan_in_arrears_as_of_a_moment_owes_what_it_owed_then(api, tenant):
+    loan = make_loan(tenant, status="active", funds="1000.00")  # every installment due
+    product = loan.product
+    with tenant_context(tenant):
+        services.update_product(
+            product=product, changes={"penalty_type": "flat", "penalty_amount": "7.00"}
+        )
+
+    def outstanding(moment=None):
+        query = {"as_of": moment.isoformat()} if moment else {}
+        return ok(api.get(f"{BASE}/{loan.reference}", query))["outstanding"]
+
+    due = outstanding()
+    start = timezone.now()
+    with tenant_context(tenant):
+        services.repay_loan(loan=loan, amount=Decimal("300.00"))
+    repaid = timezone.now()
+    paid = outstanding()
+    (closed,) = run_close_of_day(on=timezone.localdate(), tenant=tenant)
+    assert closed.penalties  # charged after `repaid`
+    charged = timezone.now()
+
+    assert outstanding(start) == due
+    assert outstanding(repaid) == paid and paid["total"] == f"{Decimal(due['total']) - 300:.2f}"
+    assert outstanding(charged) == outstanding() != paid

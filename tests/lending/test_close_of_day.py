@@ -13,9 +13,10 @@ from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from core.context import system_scope, tenant_context
+from core.models import ReferenceCounter
 from lending import close_of_day
 from lending.close_of_day import CloseOfDayRunning, last_closed_day, run_close_of_day
-from lending.models import Installment, Loan, PenaltyCharge
+from lending.models import ClosedDay, Installment, Loan, PenaltyCharge
 from tests.concurrency import run_concurrently
 from tests.conftest import postgres_only
 from tests.lending.loan_rows import active_loan, loan_product
@@ -129,6 +130,18 @@ def test_a_second_run_for_the_same_day_changes_nothing(tenant):
     assert state(tenant) == before
     with tenant_context(tenant):
         assert last_closed_day() == day(25)
+
+
+def test_the_last_closed_day_is_one_closed_day_row_per_tenant(tenant, other_tenant):
+    close(day(3), tenant)
+    close(day(5), tenant)
+    close(day(4), other_tenant)
+    with system_scope():
+        assert sorted(ClosedDay.objects.values_list("tenant__slug", "last_closed_on")) == [
+            ("harbour", day(5)),
+            ("northwind", day(4)),
+        ]
+        assert not ReferenceCounter.objects.filter(prefix="lend:cod").exists()
 
 
 def test_missed_days_are_closed_each_in_order(tenant):

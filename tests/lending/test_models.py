@@ -75,3 +75,24 @@ def test_a_quote_stores_nothing(tenant):
         )
         assert schedule.installments[0].total == D("106.62")
         assert not Loan.all_objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("dates", "field"),
+    [
+        ({"start_date": datetime.date(9999, 6, 1)}, "start_date"),
+        ({"first_repayment_date": datetime.date(1, 1, 3)}, "first_repayment_date"),
+    ],
+)
+def test_a_quote_off_the_calendar_s_ends_names_the_date(tenant, dates, field):
+    with tenant_context(tenant), pytest.raises(ValidationError) as refused:
+        services.quote(
+            product=make_product(tenant),
+            principal="1200.00",
+            annual_interest_rate="12",
+            number_of_installments=52,
+            repayment_frequency="weekly",
+            **dates,
+        )
+    [message] = refused.value.message_dict[field]
+    assert "fall outside the calendar" in message and str(dates[field]) in message

@@ -447,6 +447,25 @@ def test_invalid_terms_are_refused_with_a_clear_message(overrides, message):
         terms(**overrides)
 
 
+@pytest.mark.parametrize("frequency", ["weekly", "biweekly", "monthly"])
+@pytest.mark.parametrize(
+    ("dates", "message"),
+    [
+        ({"start_date": date(9999, 6, 1)}, "start_date: .* after 9999-06-01 fall outside"),
+        (
+            {"start_date": None, "first_repayment_date": date(1, 1, 3)},
+            "first_repayment_date: 1 .* before 0001-01-03 fall outside",
+        ),
+    ],
+)
+def test_due_dates_off_the_calendar_s_ends_are_a_value_error_naming_the_date(
+    frequency, dates, message
+):
+    # Date arithmetic raises OverflowError (weeks) or a bare "year 10000 is out of range".
+    with pytest.raises(ValueError, match=message):
+        build_schedule(terms(repayment_frequency=frequency, number_of_installments=52, **dates))
+
+
 def test_accrual_refuses_dates_out_of_order_and_negative_amounts():
     with pytest.raises(ValueError, match="must not be before start"):
         accrued_interest(

@@ -292,6 +292,25 @@ def test_collateral_gives_the_loan_to_value(tenant):
         assert selectors.loan_to_value(selectors.get_loan(loan.reference)) == D("0.8")
 
 
+@pytest.mark.parametrize("status", ["pending_approval", "approved"])
+def test_an_undisbursed_loan_read_with_its_outstanding_takes_the_principal(tenant, status):
+    # get_loan annotates an outstanding principal of 0 (no installments yet): the status
+    # decides, not the annotation.
+    loan = make_loan(tenant, status=status, start=START)
+    with tenant_context(tenant):
+        services.add_collateral(
+            loan=loan,
+            type="vehicle",
+            description="Van",
+            value="1500.00",
+            currency="EUR",
+            valuation_date=START,
+        )
+        read = selectors.get_loan(loan.reference)
+        assert read.outstanding_principal == 0
+        assert selectors.loan_to_value(read) == D("0.8")
+
+
 def test_a_loan_list_costs_one_query(tenant, django_assert_num_queries):
     for _ in range(3):
         make_loan(tenant, status="active", start=START)
