@@ -391,6 +391,19 @@ def _settlement(currency):
 # --- money ------------------------------------------------------------------------------------
 
 
+def _settle(*, kind, account, amount, credit, **details):
+    """Credit (`credit`) or debit `account` against the settlement account of its currency,
+    the debit posted first; the posting on `account`."""
+    amount = rules.clean_amount(amount, account.currency)
+    settlement_id, tag = _settlement(account.currency)
+    if credit:
+        entries = [_Entry(settlement_id, -amount, internal=tag), _Entry(account.pk, amount)]
+    else:
+        entries = [_Entry(account.pk, -amount), _Entry(settlement_id, amount, internal=tag)]
+    journal = _post(_Movement(kind=kind, entries=entries, **details))
+    return _posting_of(journal, account)
+
+
 @retry_transient
 @transaction.atomic
 def deposit(
@@ -404,20 +417,17 @@ def deposit(
     by=None,
 ):
     """Credit `account` from the settlement account; the posting on `account`."""
-    amount = rules.clean_amount(amount, account.currency)
-    settlement_id, tag = _settlement(account.currency)
-    journal = _post(
-        _Movement(
-            kind=JournalKind.DEPOSIT,
-            entries=[_Entry(settlement_id, -amount, internal=tag), _Entry(account.pk, amount)],
-            description=description,
-            value_date=value_date,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            by=by,
-        )
+    return _settle(
+        kind=JournalKind.DEPOSIT,
+        account=account,
+        amount=amount,
+        credit=True,
+        description=description,
+        value_date=value_date,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        by=by,
     )
-    return _posting_of(journal, account)
 
 
 @retry_transient
@@ -434,20 +444,17 @@ def withdraw(
 ):
     """Debit `account` to the settlement account, within its available balance; the posting
     on `account`."""
-    amount = rules.clean_amount(amount, account.currency)
-    settlement_id, tag = _settlement(account.currency)
-    journal = _post(
-        _Movement(
-            kind=JournalKind.WITHDRAWAL,
-            entries=[_Entry(account.pk, -amount), _Entry(settlement_id, amount, internal=tag)],
-            description=description,
-            value_date=value_date,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            by=by,
-        )
+    return _settle(
+        kind=JournalKind.WITHDRAWAL,
+        account=account,
+        amount=amount,
+        credit=False,
+        description=description,
+        value_date=value_date,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        by=by,
     )
-    return _posting_of(journal, account)
 
 
 @retry_transient
