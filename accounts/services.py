@@ -16,7 +16,6 @@ found by the journal INSERT (ON CONFLICT DO NOTHING), which waits for a concurre
 holding the same key; the first journal is then returned and nothing is written.
 """
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -39,6 +38,13 @@ from accounts.models import (
 )
 from accounts.numbers import take_account_numbers
 from core.context import acting_as, actor_label, get_current_tenant, get_request_info
+from core.db.inserts import (
+    db_values,
+    insert_fields,
+    insert_unless_conflict,
+    insert_unless_conflict_sql,
+    typed_placeholder,
+)
 from core.db.retry import retry_transient
 from core.errors import Conflict, NotFound, RuleViolation
 from core.references import next_reference
@@ -172,55 +178,31 @@ class _Movement:
     by: object = None
 
 
-def _db_values(obj, fields):
-    return [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
-
-
-def _placeholder(field):
-    """%s, on PostgreSQL with a cast to the column's type: literals in a VALUES list have none.
-    Text stays uncast, so that an over-long value is an error (a cast to varchar(n) would
-    truncate)."""
-    if connection.vendor != "postgresql" or field.get_internal_type() in (
-        "CharField",
-        "TextField",
-    ):
-        return "%s"
-    return f"%s::{field.db_type(connection)}"
-
-
 _quote = connection.ops.quote_name
-_JOURNAL_FIELDS = [f for f in Journal._meta.concrete_fields if not f.primary_key]
-_POSTING_FIELDS = [
-    f for f in Posting._meta.concrete_fields if not f.primary_key and f.name != "journal"
-]
-
-
-@functools.cache
-def _new_journal_sql():
-    return (
-        f"INSERT INTO {_quote(Journal._meta.db_table)} "  # noqa: S608 (identifiers from metadata)
-        f"({', '.join(_quote(f.column) for f in _JOURNAL_FIELDS)}) "
-        f"VALUES ({', '.join(_placeholder(f) for f in _JOURNAL_FIELDS)}) "
-        # A concurrent transaction inserting the same key makes this wait until it ends: then its
-        # journal exists (it committed: nothing is inserted here) or this one is (it rolled back).
-        "ON CONFLICT (tenant_id, idempotency_key) WHERE NOT (idempotency_key = '') DO NOTHING "
-        "RETURNING id"
-    )
+_JOURNAL_FIELDS = insert_fields(Journal)
+_POSTING_FIELDS = [f for f in insert_fields(Posting) if f.name != "journal"]
+# A concurrent transaction inserting the same key makes the journal's INSERT wait until it ends:
+# then its journal exists (it committed: nothing is inserted here) or this one is (it rolled back).
+_JOURNAL_KEY = {
+    "conflict_fields": ("tenant", "idempotency_key"),
+    "condition": "NOT (idempotency_key = '')",
+}
 
 
 def _write_postgresql(journal, postings, rows, now):
     """Journal, postings and balances in ONE statement (data-modifying CTEs); False, with
     nothing written, when the journal's idempotency key is taken."""
     posting_columns = ", ".join(_quote(f.column) for f in _POSTING_FIELDS)
-    posting_row = f"({', '.join(_placeholder(f) for f in _POSTING_FIELDS)})"
+    posting_row = f"({', '.join(typed_placeholder(f) for f in _POSTING_FIELDS)})"
     balance = AccountBalance._meta
     balance_fields = [balance.get_field(name) for name in ("account", "balance", "held")]
     balance_row = (
-        f"({', '.join(_placeholder(f) for f in balance_fields)}, "
-        f"{_placeholder(balance.get_field('next_hold_expiry'))})"
+        f"({', '.join(typed_placeholder(f) for f in balance_fields)}, "
+        f"{typed_placeholder(balance.get_field('next_hold_expiry'))})"
     )
+    journal_sql = insert_unless_conflict_sql(Journal, **_JOURNAL_KEY, typed=True)
     sql = (
-        f"WITH j AS ({_new_journal_sql()}), "  # noqa: S608 (identifiers from metadata)
+        f"WITH j AS ({journal_sql}), "  # noqa: S608 (identifiers from metadata)
         f"p AS (INSERT INTO {_quote(Posting._meta.db_table)} ({_quote('journal_id')}, "
         f"{posting_columns}) SELECT j.id, v.* FROM j, "
         f"(VALUES {', '.join([posting_row] * len(postings))}) AS v RETURNING id, public_id), "
@@ -231,9 +213,9 @@ def _write_postgresql(journal, postings, rows, now):
         "WHERE t.account_id = v.account_id AND t.tenant_id = %s AND EXISTS (SELECT 1 FROM j)) "
         "SELECT j.id, p.id, p.public_id FROM j, p"
     )
-    params = _db_values(journal, _JOURNAL_FIELDS)
+    params = db_values(journal, _JOURNAL_FIELDS)
     for posting in postings:
-        params += _db_values(posting, _POSTING_FIELDS)
+        params += db_values(posting, _POSTING_FIELDS)
     params.append(now)  # updated_at
     for row in rows:
         params += [row.account_id, row.balance, row.held, row.next_hold_expiry]
@@ -252,12 +234,8 @@ def _write_postgresql(journal, postings, rows, now):
 
 def _write_other(journal, postings, rows, now):
     """`_write_postgresql` in three statements, for databases without data-modifying CTEs."""
-    with connection.cursor() as cursor:
-        cursor.execute(_new_journal_sql(), _db_values(journal, _JOURNAL_FIELDS))
-        inserted = cursor.fetchone()
-    if inserted is None:
+    if not insert_unless_conflict(journal, **_JOURNAL_KEY):
         return False
-    journal.pk = inserted[0]
     Posting.objects.bulk_create(postings)
     _save_balances(rows, now)
     return True
@@ -413,6 +391,19 @@ def _settlement(currency):
 # --- money ------------------------------------------------------------------------------------
 
 
+def _settle(*, kind, account, amount, credit, **details):
+    """Credit (`credit`) or debit `account` against the settlement account of its currency,
+    the debit posted first; the posting on `account`."""
+    amount = rules.clean_amount(amount, account.currency)
+    settlement_id, tag = _settlement(account.currency)
+    if credit:
+        entries = [_Entry(settlement_id, -amount, internal=tag), _Entry(account.pk, amount)]
+    else:
+        entries = [_Entry(account.pk, -amount), _Entry(settlement_id, amount, internal=tag)]
+    journal = _post(_Movement(kind=kind, entries=entries, **details))
+    return _posting_of(journal, account)
+
+
 @retry_transient
 @transaction.atomic
 def deposit(
@@ -426,20 +417,17 @@ def deposit(
     by=None,
 ):
     """Credit `account` from the settlement account; the posting on `account`."""
-    amount = rules.clean_amount(amount, account.currency)
-    settlement_id, tag = _settlement(account.currency)
-    journal = _post(
-        _Movement(
-            kind=JournalKind.DEPOSIT,
-            entries=[_Entry(settlement_id, -amount, internal=tag), _Entry(account.pk, amount)],
-            description=description,
-            value_date=value_date,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            by=by,
-        )
+    return _settle(
+        kind=JournalKind.DEPOSIT,
+        account=account,
+        amount=amount,
+        credit=True,
+        description=description,
+        value_date=value_date,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        by=by,
     )
-    return _posting_of(journal, account)
 
 
 @retry_transient
@@ -456,20 +444,17 @@ def withdraw(
 ):
     """Debit `account` to the settlement account, within its available balance; the posting
     on `account`."""
-    amount = rules.clean_amount(amount, account.currency)
-    settlement_id, tag = _settlement(account.currency)
-    journal = _post(
-        _Movement(
-            kind=JournalKind.WITHDRAWAL,
-            entries=[_Entry(account.pk, -amount), _Entry(settlement_id, amount, internal=tag)],
-            description=description,
-            value_date=value_date,
-            external_reference=external_reference,
-            idempotency_key=idempotency_key,
-            by=by,
-        )
+    return _settle(
+        kind=JournalKind.WITHDRAWAL,
+        account=account,
+        amount=amount,
+        credit=False,
+        description=description,
+        value_date=value_date,
+        external_reference=external_reference,
+        idempotency_key=idempotency_key,
+        by=by,
     )
-    return _posting_of(journal, account)
 
 
 @retry_transient
