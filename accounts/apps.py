@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class AccountsConfig(AppConfig):
@@ -6,7 +7,10 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts and ledger"
 
     def ready(self):
+        from accounts import internal, rules
+        from core.models import Tenant
         from core.scopes import register_scopes
+        from customers.blockers import register_closure_check
 
         register_scopes(
             {
@@ -14,3 +18,7 @@ class AccountsConfig(AppConfig):
                 "accounts:write": "open and change accounts, move money, place holds",
             }
         )
+        post_save.connect(
+            internal.create_for_new_tenant, sender=Tenant, dispatch_uid="accounts.internal"
+        )
+        register_closure_check(rules.open_accounts_of)

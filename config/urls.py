@@ -10,6 +10,7 @@ urlpatterns = [
     path("api/v1/", include("core.api.urls")),
     path("api/v1/", include("customers.urls")),
     path("api/v1/", include("audit.urls")),
+    path("api/v1/", include("accounts.urls")),
     path("health/", health.summary, name="health"),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

@@ -41,6 +41,7 @@ from core.api.problems import (
 )
 from core.api.ratelimit import check_rate_limit
 from core.api.schema import flatten_nested, form_schema
+from core.db.retry import retry_transient
 from core.errors import ServiceError
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
@@ -189,7 +190,14 @@ class ApiView(View):
 
     def _handle(self, request, handler, op, args, kwargs):
         request.json = self._parse_body(request, op) if request.method in BODY_METHODS else {}
-        if IDEMPOTENCY_HEADER in request.headers and request.method not in SAFE_METHODS:
+        if request.method in SAFE_METHODS:
+            return self._respond(request, handler, op, args, kwargs)
+        # A deadlock or serialization failure rolls the whole unit of work back (idempotency
+        # record included): run it again rather than answer 500.
+        return retry_transient(lambda: self._unit_of_work(request, handler, op, args, kwargs))()
+
+    def _unit_of_work(self, request, handler, op, args, kwargs):
+        if IDEMPOTENCY_HEADER in request.headers:
             if not op.idempotent:  # refused, not ignored: a retry here is not safe
                 raise ApiError(
                     400,

@@ -3,8 +3,12 @@
 Returns the path parameters worth substituting into generated requests, by name.
 """
 
+from decimal import Decimal
+
+from accounts import services as account_services
 from core.context import tenant_context
 from customers.models import Customer
+from tests.accounts.factories import funded_account
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
 
@@ -21,7 +25,20 @@ def seed(tenant):
         (bare,) = Customer.objects.bulk_create(
             [Customer(tenant=tenant, reference="CUS-BULK01", type="business", legal_name="Bulk")]
         )
+    account = funded_account(tenant, "500.00")
+    frozen = funded_account(tenant, "20.00")
+    with tenant_context(tenant):
+        hold = account_services.place_hold(account=account, amount=Decimal("5.00"), reason="seed")
+        account_services.freeze_account(account=frozen)
     return {
-        "ref": [person.reference, company.reference, holding.reference, bare.reference],
+        "ref": [
+            person.reference,
+            company.reference,
+            holding.reference,
+            bare.reference,
+            account.reference,
+            frozen.reference,
+        ],
         "relationship_id": [relationship.pk],
+        "hold_id": [str(hold.public_id)],
     }

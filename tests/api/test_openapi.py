@@ -27,6 +27,20 @@ OPERATION_IDS = {
     ("get", "/me"): "getMe",
     ("get", "/openapi.json"): "getOpenApiDocument",
     ("get", "/audit-events"): "listAuditEvents",
+    ("get", "/accounts"): "listAccounts",
+    ("post", "/accounts"): "openAccount",
+    ("get", "/accounts/{ref}"): "getAccount",
+    ("patch", "/accounts/{ref}"): "updateAccount",
+    ("post", "/accounts/{ref}/freeze"): "freezeAccount",
+    ("post", "/accounts/{ref}/unfreeze"): "unfreezeAccount",
+    ("post", "/accounts/{ref}/close"): "closeAccount",
+    ("get", "/accounts/{ref}/transactions"): "listTransactions",
+    ("post", "/accounts/{ref}/deposits"): "createDeposit",
+    ("post", "/accounts/{ref}/withdrawals"): "createWithdrawal",
+    ("get", "/accounts/{ref}/holds"): "listHolds",
+    ("post", "/accounts/{ref}/holds"): "placeHold",
+    ("delete", "/accounts/{ref}/holds/{hold_id}"): "releaseHold",
+    ("post", "/transfers"): "createTransfer",
 }
 
 
@@ -192,7 +206,10 @@ def test_responses_are_shared_components():
     schemas = document["components"]["schemas"]
     for name in ("Customer", "CustomerList", "Relationship", "RelationshipList",
                  "BeneficialOwner", "BeneficialOwners", "AuditEvent", "AuditEventList",
-                 "Problem", "Me", "Address", "CustomerType", "RelationshipType"):  # fmt: skip
+                 "Problem", "Me", "Address", "CustomerType", "RelationshipType",
+                 "Account", "AccountList", "Transaction", "TransactionList", "Transfer",
+                 "Hold", "HoldList", "AccountStatus", "AccountProduct", "TransactionKind",
+                 "HoldStatus"):  # fmt: skip
         assert name in schemas, name
     assert schemas["CustomerList"]["properties"]["data"]["items"] == schema_ref("Customer")
     # A form's choice field shares the response's enum: one CustomerType in generated clients.
@@ -200,6 +217,8 @@ def test_responses_are_shared_components():
     assert create["schema"]["properties"]["type"] == schema_ref("CustomerType")
     filters = {p["name"]: p["schema"] for p in document["paths"]["/customers"]["get"]["parameters"]}
     assert filters["kyc_status"] == schema_ref("KycStatus")
+    accounts = {p["name"]: p["schema"] for p in document["paths"]["/accounts"]["get"]["parameters"]}
+    assert accounts["status"] == schema_ref("AccountStatus")
     for path_, operations in document["paths"].items():
         for method, op in operations.items():
             for status, response in op["responses"].items():

@@ -5,7 +5,10 @@ schema with a JSON Schema validator, resolving `$ref`s into `components/schemas`
 closed (see `tests/api/conformance.py`), so a serializer and its schema cannot drift apart.
 """
 
+import datetime
+
 import pytest
+from django.utils import timezone
 
 from core.api.openapi import build_document
 from tests.api.conformance import Conformance
@@ -100,7 +103,71 @@ def test_every_operation_answers_what_it_documents(api, tenant, conformance):
     assert check(api.get("/api/v1/me"), "GET", "/me")["tenant"] == tenant.slug
     check(api.get("/api/v1/openapi.json"), "GET", "/openapi.json")
 
+    _check_accounts(api, tenant, check)
+
     assert not conformance.unchecked(), "operations with no conformance check in this test"
+
+
+def _check_accounts(api, tenant, check):
+    holder = api.post("/api/v1/customers", {**JANE, "email": "acc@example.com"}).json()
+    api.patch(
+        f"/api/v1/customers/{holder['reference']}", {"status": "active", "kyc_status": "verified"}
+    )
+    opening = {"customer": holder["reference"], "product": "current", "currency": "EUR"}
+    account = check(api.post("/api/v1/accounts", opening), "POST", "/accounts")
+    other = check(api.post("/api/v1/accounts", opening), "POST", "/accounts")
+    ref, other_ref = account["reference"], other["reference"]
+    assert account["balance"] == "0.00" and account["closed_on"] is None
+    one = "/accounts/{ref}"
+    assert check(api.get(f"/api/v1/accounts/{ref}"), "GET", one) == account
+    patched = check(api.patch(f"/api/v1/accounts/{ref}", {"overdraft_limit": "10"}), "PATCH", one)
+    assert patched["available_balance"] == "10.00"
+    page = check(api.get("/api/v1/accounts", {"limit": 1}), "GET", "/accounts")
+    assert isinstance(page["next_cursor"], str)
+
+    posting = check(
+        api.post(f"/api/v1/accounts/{ref}/deposits", {"amount": "50.00"}),
+        "POST",
+        "/accounts/{ref}/deposits",
+    )
+    assert posting["kind"] == "deposit" and posting["balance_after"] == "50.00"
+    check(
+        api.post(f"/api/v1/accounts/{ref}/withdrawals", {"amount": "5.00"}),
+        "POST",
+        "/accounts/{ref}/withdrawals",
+    )
+    moved = check(
+        api.post(
+            "/api/v1/transfers", {"from_account": ref, "to_account": other_ref, "amount": "1.00"}
+        ),
+        "POST",
+        "/transfers",
+    )
+    assert [t["amount"] for t in moved["transactions"]] == ["-1.00", "1.00"]
+    statement = check(
+        api.get(f"/api/v1/accounts/{ref}/transactions"), "GET", "/accounts/{ref}/transactions"
+    )
+    assert [t["kind"] for t in statement["data"]] == ["transfer", "withdrawal", "deposit"]
+
+    holds = "/accounts/{ref}/holds"
+    soon = (timezone.now() + datetime.timedelta(days=1)).isoformat()
+    hold = check(
+        api.post(
+            f"/api/v1/accounts/{ref}/holds",
+            {"amount": "2.00", "reason": "card", "expires_at": soon},
+        ),
+        "POST",
+        holds,
+    )
+    assert check(api.get(f"/api/v1/accounts/{ref}/holds"), "GET", holds)["data"] == [hold]
+    check(api.delete(f"/api/v1/accounts/{ref}/holds/{hold['id']}"), "DELETE", holds + "/{hold_id}")
+
+    for action, status in (("freeze", "frozen"), ("unfreeze", "active")):
+        answer = check(api.post(f"/api/v1/accounts/{ref}/{action}"), "POST", f"{one}/{action}")
+        assert answer["status"] == status
+    api.post(f"/api/v1/accounts/{other_ref}/withdrawals", {"amount": "1.00"})
+    closed = check(api.post(f"/api/v1/accounts/{other_ref}/close"), "POST", f"{one}/close")
+    assert closed["status"] == "closed" and closed["closed_on"]
 
 
 @pytest.mark.parametrize(
@@ -131,6 +198,29 @@ def test_every_operation_answers_what_it_documents(api, tenant, conformance):
             "/customers/{ref}/relationships",
             400,
         ),
+        ("post", "/api/v1/accounts", {"customer": "{ref}"}, "/accounts", 400),
+        (
+            "post",
+            "/api/v1/accounts",
+            {"customer": "{ref}", "product": "current", "currency": "EUR"},
+            "/accounts",
+            422,
+        ),
+        ("get", "/api/v1/accounts/ACC-999999", None, "/accounts/{ref}", 404),
+        (
+            "post",
+            "/api/v1/accounts/ACC-999999/deposits",
+            {"amount": "1.00"},
+            "/accounts/{ref}/deposits",
+            404,
+        ),
+        (
+            "post",
+            "/api/v1/transfers",
+            {"from_account": "ACC-1", "to_account": "ACC-2", "amount": 1},
+            "/transfers",
+            400,
+        ),
         (
             "delete",
             "/api/v1/customers/{ref}/relationships/999999",
@@ -143,6 +233,8 @@ def test_every_operation_answers_what_it_documents(api, tenant, conformance):
 def test_errors_are_documented_problems(api, conformance, method, url, body, path, status):
     ref = api.post("/api/v1/customers", JANE).json()["reference"]
     url = url.format(ref=ref)
+    if isinstance(body, dict):
+        body = {k: v.format(ref=ref) if isinstance(v, str) else v for k, v in body.items()}
     response = getattr(api, method)(url, body) if body is not None else getattr(api, method)(url)
     assert response.status_code == status, response.content
     problem = conformance.check(response, method, path)

@@ -21,12 +21,13 @@ How a response is checked:
   unless its last documented item is ``"…"``: then the real list only has to start with the others.
 * ``"…"`` matches any value (generated ones: timestamps, request ids, cursors); a string with
   ``…`` inside matches any string with text in its place (``"partner_key:…"``).
-* An integer ``id`` is allocated by the database: the first time a documented id appears in a
-  response it is bound to the real one; later paths use the real id in its place, and later
-  responses must show the same real id for it.
+* An ``id`` is allocated by the server: an integer, or a UUID (a hold's). The first time a
+  documented id appears in a response it is bound to the real one; later paths use the real id
+  in its place, and later responses must show the same real id for it.
 
 The replay runs as a fresh tenant `harbour` whose key is named "Acme Payments production", from
-the documentation address 203.0.113.7, beside another tenant that has a customer CUS-000050.
+the documentation address 203.0.113.7, beside another tenant that has a customer CUS-000050 with
+an account ACC-000050.
 """
 
 import json
@@ -39,7 +40,9 @@ from django.urls import URLPattern
 
 from core.context import system_scope
 from core.models import PartnerKey
+from accounts import urls as account_urls
 from customers import urls as customer_urls
+from tests.accounts.factories import AccountFactory
 from tests.conftest import make_api_client
 from tests.customers.factories import CustomerFactory
 
@@ -51,6 +54,7 @@ KEY_NAME = "Acme Payments production"
 _FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 _HEADER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):[ \t]*(.*)$")
 _STATUS = re.compile(r"\bstatus=(\d{3})\b")
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 @dataclass
@@ -162,7 +166,7 @@ def mismatches(documented, real, replay, where="body"):
         for key, value in documented.items():
             if key not in real:
                 problems.append(f"{where}.{key}: documented but missing")
-            elif key == "id" and isinstance(value, int) and not isinstance(value, bool):
+            elif key == "id" and _is_id(value):
                 problems += _bound_id(value, real[key], replay, f"{where}.id")
             else:
                 problems += mismatches(value, real[key], replay, f"{where}.{key}")
@@ -183,8 +187,14 @@ def mismatches(documented, real, replay, where="body"):
     return []
 
 
+def _is_id(value):
+    if isinstance(value, str):
+        return _UUID.fullmatch(value) is not None
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _bound_id(documented, real, replay, where):
-    if not isinstance(real, int):
+    if type(real) is not type(documented) or not _is_id(real):
         return [f"{where}: documented an id, got {real!r}"]
     if documented in replay.ids:
         if replay.ids[documented] != real:
@@ -201,7 +211,7 @@ def _bound_id(documented, real, replay, where):
 
 def _resolve_target(target, replay):
     path, _, query = target.partition("?")
-    segments = [str(replay.ids.get(int(s), s)) if s.isdigit() else s for s in path.split("/")]
+    segments = [str(replay.ids.get(int(s) if s.isdigit() else s, s)) for s in path.split("/")]
     path = "/".join(segments)
     if ANY in query:
         assert replay.cursor, "a request uses `…` for a cursor, but no list has given one yet"
@@ -273,8 +283,10 @@ def replay_all(text, api):
 
 @pytest.fixture
 def doc_api(tenant, other_tenant):
-    """An all-scopes key of a fresh `harbour` tenant, beside another bank's CUS-000050."""
-    CustomerFactory(tenant=other_tenant, reference="CUS-000050", first_name="Other")
+    """An all-scopes key of a fresh `harbour` tenant, beside another bank's CUS-000050 and its
+    account ACC-000050."""
+    other = CustomerFactory(tenant=other_tenant, reference="CUS-000050", first_name="Other")
+    AccountFactory(tenant=other_tenant, customer=other, reference="ACC-000050", currency="EUR")
     api = make_api_client(tenant)
     with system_scope():
         PartnerKey.objects.filter(tenant=tenant).update(name=KEY_NAME)
@@ -295,10 +307,10 @@ def _route_regex(route):
     return re.compile(rf"^/api/v1/{pattern}/?(\?.*)?$")
 
 
-def test_every_customer_endpoint_has_an_example():
+def test_every_customer_and_account_endpoint_has_an_example():
     examples = parse_examples(DOC.read_text(encoding="utf-8"))
     missing = []
-    for entry in customer_urls.urlpatterns:
+    for entry in [*customer_urls.urlpatterns, *account_urls.urlpatterns]:
         route = str(entry.pattern)
         if not isinstance(entry, URLPattern) or route.endswith("/"):
             continue
@@ -351,4 +363,14 @@ def test_documented_ids_bind_once_and_stay_bound():
     assert mismatches({"id": 2}, {"id": 41}, replay)  # 41 is already documented as 1
     assert _resolve_target("/api/v1/customers/CUS-000002/relationships/1", replay).endswith(
         "/relationships/41"
+    )
+    documented, real = (
+        "3b0c6f2e-5d1a-4b8e-9c07-2f4e6a1d9b55",
+        "0f6ad7a8-59b2-4c1e-8d3b-61c0e2f4a7d9",
+    )
+    assert mismatches({"id": documented}, {"id": real}, replay) == []
+    assert mismatches({"id": documented}, {"id": documented}, replay)  # bound to `real`
+    assert mismatches({"id": documented}, {"id": 43}, replay)
+    assert _resolve_target(f"/api/v1/accounts/ACC-000001/holds/{documented}", replay).endswith(
+        f"/holds/{real}"
     )
