@@ -14,6 +14,7 @@ from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 
 from core.context import get_current_tenant
 from core.forms import TenantScopedModelForm
+from lending import rules
 from lending.models import COMPONENTS, Collateral, Loan, LoanProduct
 
 
@@ -45,30 +46,7 @@ class LoanProductForm(TenantScopedModelForm):
 
     class Meta:
         model = LoanProduct
-        fields = [
-            "name",
-            "currency",
-            "min_principal",
-            "max_principal",
-            "min_interest_rate",
-            "max_interest_rate",
-            "min_installments",
-            "max_installments",
-            "repayment_frequencies",
-            "interest_method",
-            "amortization",
-            "day_count",
-            "grace_installments",
-            "origination_fee_type",
-            "origination_fee",
-            "penalty_type",
-            "penalty_amount",
-            "penalty_rate",
-            "penalty_tolerance_days",
-            "allocation_order",
-            "overpayment",
-            "is_active",
-        ]
+        fields = list(rules.PRODUCT_FIELDS)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

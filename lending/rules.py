@@ -45,31 +45,30 @@ class TermsViolation(RuleViolation):
 
 # --- products ---------------------------------------------------------------------------------
 
-PRODUCT_FIELDS = frozenset(
-    {
-        "name",
-        "currency",
-        "min_principal",
-        "max_principal",
-        "min_interest_rate",
-        "max_interest_rate",
-        "min_installments",
-        "max_installments",
-        "repayment_frequencies",
-        "interest_method",
-        "amortization",
-        "day_count",
-        "grace_installments",
-        "origination_fee_type",
-        "origination_fee",
-        "penalty_type",
-        "penalty_amount",
-        "penalty_rate",
-        "penalty_tolerance_days",
-        "allocation_order",
-        "overpayment",
-        "is_active",
-    }
+# A product's settings, in the order forms and documents show them.
+PRODUCT_FIELDS = (
+    "name",
+    "currency",
+    "min_principal",
+    "max_principal",
+    "min_interest_rate",
+    "max_interest_rate",
+    "min_installments",
+    "max_installments",
+    "repayment_frequencies",
+    "interest_method",
+    "amortization",
+    "day_count",
+    "grace_installments",
+    "origination_fee_type",
+    "origination_fee",
+    "penalty_type",
+    "penalty_amount",
+    "penalty_rate",
+    "penalty_tolerance_days",
+    "allocation_order",
+    "overpayment",
+    "is_active",
 )
 _CHOICES = {
     "interest_method": [m.value for m in InterestMethod],

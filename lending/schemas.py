@@ -3,6 +3,7 @@ against real responses by `tests/api/test_response_schemas.py`)."""
 
 from core.api.schema import DECIMAL_PATTERN, component
 from lending.models import Collateral, Installment, Loan, LoanProduct
+from lending.rules import PRODUCT_FIELDS
 from lending.schedule import Amortization, DayCount, Frequency, InterestMethod, Overpayment
 
 _MONEY = {
@@ -46,31 +47,7 @@ LOAN_PRODUCT = component(
     {
         "type": "object",
         "description": "A loan product and the limits an application must keep within.",
-        "required": [
-            "reference",
-            "name",
-            "currency",
-            "min_principal",
-            "max_principal",
-            "min_interest_rate",
-            "max_interest_rate",
-            "min_installments",
-            "max_installments",
-            "repayment_frequencies",
-            "interest_method",
-            "amortization",
-            "day_count",
-            "grace_installments",
-            "origination_fee_type",
-            "origination_fee",
-            "penalty_type",
-            "penalty_amount",
-            "penalty_rate",
-            "penalty_tolerance_days",
-            "allocation_order",
-            "overpayment",
-            "is_active",
-        ],
+        "required": ["reference", *PRODUCT_FIELDS],
         "properties": {
             "reference": {"type": "string"},
             "name": {"type": "string"},

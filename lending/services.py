@@ -57,7 +57,7 @@ def _internal(code, currency):
 
 
 def _refuse_unknown(fields):
-    unknown = set(fields) - rules.PRODUCT_FIELDS
+    unknown = set(fields) - set(rules.PRODUCT_FIELDS)
     if unknown:
         raise TypeError(f"Unknown or read-only field(s): {', '.join(sorted(unknown))}.")
 
