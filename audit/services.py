@@ -134,7 +134,9 @@ def record_event(
 
 
 def _seal_after_commit(tenant_id):
-    """Once per transaction and chain: seal when the transaction has committed."""
+    """Once per transaction and chain: seal when the transaction has committed, in this thread
+    (AUDIT_SEAL_DELAY 0) or, coalesced with other commits, in the background sealer."""
+    from audit.sealer import sealer
     from audit.sealing import seal_chain
 
     connection = transaction.get_connection()
@@ -143,7 +145,10 @@ def _seal_after_commit(tenant_id):
             return
 
     def seal():
-        seal_chain(tenant_id, wait=False)
+        if settings.AUDIT_SEAL_DELAY:
+            sealer.request(tenant_id)
+        else:
+            seal_chain(tenant_id, wait=False)
 
     seal.audit_chain = tenant_id
     transaction.on_commit(seal, robust=True)

@@ -324,6 +324,9 @@ AUDIT_MIN_RETENTION_DAYS = env.int("AUDIT_MIN_RETENTION_DAYS", default=7 * 365 +
 # Seal each transaction's events into the hash chain right after it commits. Off: only
 # `manage.py seal_audit_chain` (run it from cron either way, as the safety net) seals.
 AUDIT_SEAL_ON_COMMIT = env.bool("AUDIT_SEAL_ON_COMMIT", default=True)
+# Seconds a process's background sealer gathers commits before sealing them in one pass (so
+# no request waits for sealing); 0 seals in the committing thread right after each commit.
+AUDIT_SEAL_DELAY = env.float("AUDIT_SEAL_DELAY", default=0.2)
 
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)
