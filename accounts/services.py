@@ -6,16 +6,20 @@ in account-id order, so concurrent movements can neither deadlock on them nor lo
 and emits one audit event. A transaction PostgreSQL aborts for a deadlock or a serialization
 failure is rerun (`core.db.retry.retry_transient`) when the service owns it.
 
-A transfer costs, besides BEGIN and COMMIT, four round trips: one SELECT ... FOR NO KEY UPDATE
+A transfer costs, besides BEGIN and COMMIT, three round trips: one SELECT ... FOR NO KEY UPDATE
 of both balance rows joined to their accounts (the account rows are locked too, so a concurrent
 freeze is either seen or waits for the transfer), one statement writing the journal, both
 postings and both balances (data-modifying CTEs on PostgreSQL; three statements elsewhere), and
-the audit event with its links. Internal account ids are remembered per process
-(`accounts.internal`), so a deposit looks nothing up first. An idempotency key already taken is
+the audit event with its links; the audit chain is sealed later, off the caller's thread
+(`audit/sealer.py`). On PostgreSQL the first two are constant SQL, built once: compiling them
+through the ORM on every transfer cost more Python time than the database took to run them.
+Internal account ids are remembered per process (`accounts.internal`), so a deposit looks
+nothing up first. An idempotency key already taken is
 found by the journal INSERT (ON CONFLICT DO NOTHING), which waits for a concurrent transaction
 holding the same key; the first journal is then returned and nothing is written.
 """
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -117,15 +121,31 @@ class _Locked:
         return self.balance - self.held_now(now) + self.overdraft_limit
 
 
+# PostgreSQL: the lock as constant SQL (building the ORM query took longer than running it).
+_LOCK_SQL = """
+SELECT b.account_id, b.balance, b.held, b.next_hold_expiry, a.status, a.currency,
+    a.overdraft_limit, a.internal_code, a.reference, a.deleted_at
+FROM accounts_accountbalance AS b JOIN accounts_account AS a ON a.id = b.account_id
+WHERE b.account_id = ANY(%s) AND b.tenant_id = %s
+ORDER BY b.account_id
+FOR NO KEY UPDATE
+"""
+
+
 def _lock(account_ids):
     """Lock the balance rows (and account rows) of `account_ids` in id order, in one query;
     {account id: _Locked}. An id the tenant cannot see is missing from the answer."""
-    rows = (
-        AccountBalance.objects.select_for_update(no_key=True)
-        .filter(account_id__in=account_ids)
-        .order_by("account_id")
-        .values_list(*_LOCKED_COLUMNS)
-    )
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_SQL, [list(account_ids), get_current_tenant().pk])
+            rows = cursor.fetchall()
+    else:
+        rows = (
+            AccountBalance.objects.select_for_update(no_key=True)
+            .filter(account_id__in=account_ids)
+            .order_by("account_id")
+            .values_list(*_LOCKED_COLUMNS)
+        )
     return {row[0]: _Locked(*row) for row in rows}
 
 
@@ -189,9 +209,9 @@ _JOURNAL_KEY = {
 }
 
 
-def _write_postgresql(journal, postings, rows, now):
-    """Journal, postings and balances in ONE statement (data-modifying CTEs); False, with
-    nothing written, when the journal's idempotency key is taken."""
+@functools.cache
+def _write_sql(postings, rows):
+    """The statement of `_write_postgresql` for `postings` postings and `rows` balance rows."""
     posting_columns = ", ".join(_quote(f.column) for f in _POSTING_FIELDS)
     posting_row = f"({', '.join(typed_placeholder(f) for f in _POSTING_FIELDS)})"
     balance = AccountBalance._meta
@@ -201,18 +221,24 @@ def _write_postgresql(journal, postings, rows, now):
         f"{typed_placeholder(balance.get_field('next_hold_expiry'))})"
     )
     journal_sql = insert_unless_conflict_sql(Journal, **_JOURNAL_KEY, typed=True)
-    sql = (
+    return (
         f"WITH j AS ({journal_sql}), "  # noqa: S608 (identifiers from metadata)
         f"p AS (INSERT INTO {_quote(Posting._meta.db_table)} ({_quote('journal_id')}, "
         f"{posting_columns}) SELECT j.id, v.* FROM j, "
-        f"(VALUES {', '.join([posting_row] * len(postings))}) AS v RETURNING id, public_id), "
+        f"(VALUES {', '.join([posting_row] * postings)}) AS v RETURNING id, public_id), "
         f"b AS (UPDATE {_quote(balance.db_table)} AS t SET balance = v.balance, held = v.held, "
         "next_hold_expiry = v.next_hold_expiry, updated_at = %s "
-        f"FROM (VALUES {', '.join([balance_row] * len(rows))}) "
+        f"FROM (VALUES {', '.join([balance_row] * rows)}) "
         "AS v (account_id, balance, held, next_hold_expiry) "
         "WHERE t.account_id = v.account_id AND t.tenant_id = %s AND EXISTS (SELECT 1 FROM j)) "
         "SELECT j.id, p.id, p.public_id FROM j, p"
     )
+
+
+def _write_postgresql(journal, postings, rows, now):
+    """Journal, postings and balances in ONE statement (data-modifying CTEs); False, with
+    nothing written, when the journal's idempotency key is taken."""
+    sql = _write_sql(len(postings), len(rows))
     params = db_values(journal, _JOURNAL_FIELDS)
     for posting in postings:
         params += db_values(posting, _POSTING_FIELDS)
