@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.currencies import validate_currency
 from core.history import tracked_history
 from core.models import SoftDeleteModel, SoftDeleteQuerySet, TenantScopedModel
+from core.models.base import tenant_key
 from core.models.softdelete import AllRowsManager, DeletedManager, LiveManager
 from core.scoping import TenantManager, TenantQuerySet
 
@@ -299,6 +300,8 @@ class ImmutableQuerySet(TenantQuerySet):
 
 
 class ImmutableModel(TenantScopedModel):
+    # The ledger's indexes all lead with the tenant: no lone tenant_id index to write as well.
+    tenant = tenant_key(db_index=False)
     updated_at = None
 
     objects = TenantManager.from_queryset(ImmutableQuerySet)()

@@ -48,9 +48,14 @@ class Channel(models.TextChoices):
 
 class AuditEvent(models.Model):
     # Null for platform events (a superuser's login, a failed login of an unknown user): they
-    # form their own chain.
+    # form their own chain. No index of its own: every index below leads with it already.
     tenant = models.ForeignKey(
-        "core.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "core.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     occurred_at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=32)
@@ -116,8 +121,13 @@ class AuditEventLink(models.Model):
     """Index of `AuditEvent.related`: finds every event that belongs to an object's history
     (a relationship's changes in its customers' histories). Written with the event."""
 
-    tenant = models.ForeignKey(
-        "core.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    tenant = models.ForeignKey(  # indexed by `audit_link`, which leads with it
+        "core.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, related_name="links")
     resource_type = models.CharField(max_length=100)

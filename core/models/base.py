@@ -5,6 +5,14 @@ from core.context import check_writable_tenant, get_current_tenant
 from core.scoping import TenantManager
 
 
+def tenant_key(*, db_index=True):
+    """The tenant foreign key of a tenant row. `db_index=False` on a model whose own indexes
+    all lead with the tenant: a lone tenant_id index would only cost every insert."""
+    return models.ForeignKey(
+        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=db_index
+    )
+
+
 class TenantScopedModel(models.Model):
     """Base of every row that belongs to a tenant.
 
@@ -12,7 +20,7 @@ class TenantScopedModel(models.Model):
     (used by Django for saves and relations) never filters.
     """
 
-    tenant = models.ForeignKey("core.Tenant", on_delete=models.PROTECT, related_name="+")
+    tenant = tenant_key()
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
 
