@@ -3,10 +3,12 @@ staff logins. Connected in `AuditConfig.ready()`; `disconnect()` exists for the 
 measures what the trail costs."""
 
 import functools
+from types import SimpleNamespace
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_login_failed
+from django.db import connection
 from simple_history.signals import post_create_historical_record
 
 from audit.services import record_event, resource_id_of, resource_of
@@ -19,28 +21,45 @@ EMPTY = (None, "", [], {})
 
 
 @functools.cache
-def _previous_row_sql(historical_model):
-    """SQL reading the compared columns of an object's history row before a given one
-    (parameters: the row's history id, then the object's pk). Built by the ORM once per
-    model: building it on every write cost more than the database's answer."""
+def _previous_row_reader(historical_model):
+    """(SQL, attnames, converters per column) reading the compared columns of an object's
+    history row before a given one (parameters: the row's history id, then the object's pk).
+    Built by the ORM once per model: building the query, or even a raw queryset's model
+    instances, on every write cost more than the database's answer."""
     pk_name = historical_model.instance_type._meta.pk.attname
+    attnames = [field.attname for field in historical_model.tracked_fields]
     query = (
         historical_model._base_manager.filter(history_id__lt=0)
         .filter(**{pk_name: 0})
         .order_by("-history_id")
-        .only(*(field.attname for field in historical_model.tracked_fields))[:1]
+        .values_list(*attnames)[:1]
     )
     sql, _params = query.query.sql_with_params()
-    return sql
+    converters = []
+    for field in historical_model.tracked_fields:  # what the ORM applies to each column
+        column = field.get_col(historical_model._meta.db_table)
+        functions = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters.append((column, functions))
+    return sql, attnames, converters
 
 
 def _previous_row(history_instance):
-    """The history row of the same object before `history_instance` (None if none is left)."""
+    """The compared values of the same object's history row before `history_instance`, as
+    attributes (None if no row is left)."""
     model = type(history_instance)
+    sql, attnames, converters = _previous_row_reader(model)
     pk = getattr(history_instance, model.instance_type._meta.pk.attname)
-    # A raw queryset still applies the fields' conversions from the database.
-    rows = model._base_manager.raw(_previous_row_sql(model), [history_instance.history_id, pk])
-    return next(iter(rows), None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [history_instance.history_id, pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = {}
+    for attname, value, (column, column_converters) in zip(attnames, row, converters, strict=True):
+        for convert in column_converters:
+            value = convert(value, column, connection)
+        values[attname] = value
+    return SimpleNamespace(**values)
 
 
 def record_history_row(sender, instance, history_instance, **kwargs):
