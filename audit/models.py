@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from core.models.base import tenant_key
 from core.scoping import TenantManager
 
 
@@ -49,14 +50,7 @@ class Channel(models.TextChoices):
 class AuditEvent(models.Model):
     # Null for platform events (a superuser's login, a failed login of an unknown user): they
     # form their own chain. No index of its own: every index below leads with it already.
-    tenant = models.ForeignKey(
-        "core.Tenant",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    tenant = tenant_key(db_index=False, null=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=32)
     resource_type = models.CharField(max_length=100)  # "customers.customer", "auth.user"
@@ -121,14 +115,7 @@ class AuditEventLink(models.Model):
     """Index of `AuditEvent.related`: finds every event that belongs to an object's history
     (a relationship's changes in its customers' histories). Written with the event."""
 
-    tenant = models.ForeignKey(  # indexed by `audit_link`, which leads with it
-        "core.Tenant",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="+",
-        db_index=False,
-    )
+    tenant = tenant_key(db_index=False, null=True)  # indexed by `audit_link`, led by it
     event = models.ForeignKey(AuditEvent, on_delete=models.DO_NOTHING, related_name="links")
     resource_type = models.CharField(max_length=100)
     resource_id = models.CharField(max_length=100)

@@ -5,11 +5,17 @@ from core.context import check_writable_tenant, get_current_tenant
 from core.scoping import TenantManager
 
 
-def tenant_key(*, db_index=True):
+def tenant_key(*, db_index=True, null=False):
     """The tenant foreign key of a tenant row. `db_index=False` on a model whose own indexes
-    all lead with the tenant: a lone tenant_id index would only cost every insert."""
+    all lead with the tenant: a lone tenant_id index would only cost every insert. `null`: a
+    row may belong to the platform rather than a tenant (audit events)."""
     return models.ForeignKey(
-        "core.Tenant", on_delete=models.PROTECT, related_name="+", db_index=db_index
+        "core.Tenant",
+        null=null,
+        blank=null,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=db_index,
     )
 
 
