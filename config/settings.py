@@ -326,7 +326,12 @@ AUDIT_MIN_RETENTION_DAYS = env.int("AUDIT_MIN_RETENTION_DAYS", default=7 * 365 +
 AUDIT_SEAL_ON_COMMIT = env.bool("AUDIT_SEAL_ON_COMMIT", default=True)
 # Seconds a process's background sealer gathers commits before sealing them in one pass (so
 # no request waits for sealing); 0 seals in the committing thread right after each commit.
-AUDIT_SEAL_DELAY = env.float("AUDIT_SEAL_DELAY", default=0.2)
+try:
+    AUDIT_SEAL_DELAY = env.float("AUDIT_SEAL_DELAY", default=0.2)
+except ValueError:
+    AUDIT_SEAL_DELAY = -1
+if not 0 <= AUDIT_SEAL_DELAY <= 60:
+    sys.exit("Ledgerline cannot start: AUDIT_SEAL_DELAY must be seconds from 0 to 60, e.g. 0.2.")
 
 # --- Observability --------------------------------------------------------------------------
 SLOW_QUERY_MS = env.int("SLOW_QUERY_MS", default=200)

@@ -35,3 +35,13 @@ def test_production_settings_refuse_to_start_without(missing):
 
 def test_debug_starts_on_embedded_defaults():
     assert _start({"DEBUG": "true"}).returncode == 0
+
+
+@pytest.mark.parametrize("value", ["soon", "-1", "61"])
+def test_an_unusable_audit_seal_delay_refuses_to_start(value):
+    result = _start({"DEBUG": "true", "AUDIT_SEAL_DELAY": value})
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert lines == [
+        "Ledgerline cannot start: AUDIT_SEAL_DELAY must be seconds from 0 to 60, e.g. 0.2."
+    ]
