@@ -10,7 +10,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts import rules
+from accounts import rules, selectors
 from accounts.models import Account, Hold, Posting
 from core.errors import NotFound
 from core.forms import UtcDateTimeField
@@ -159,10 +159,11 @@ class TransferForm(AmountForm):
 
     def clean(self):
         sides = [name for name in ("from_account", "to_account") if name in self.cleaned_data]
-        references = {self.cleaned_data[name] for name in sides}
-        # Both in one query: the transfer's request path is kept short.
-        accounts = Account.objects.customer_accounts().filter(reference__in=references)
-        found = {account.reference: account for account in accounts}
+        references = [self.cleaned_data[name] for name in sides]
+        found = {
+            account.reference: account
+            for account in selectors.customer_accounts_by_reference(*references)
+        }
         for name in sides:
             if self.cleaned_data[name] not in found:
                 raise NotFound("No account with this reference.")

@@ -8,6 +8,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 from accounts.models import Account, Hold, Journal, Posting
+from core.db.prepared import PreparedQuery
 from core.errors import NotFound
 from core.history import version_as_of
 
@@ -36,6 +37,20 @@ def get_customer_account(reference):
     """A live customer account: the bank's internal ledger accounts (settlement, income, ...)
     are no partner's, and are NotFound like a missing one."""
     return _live_account(Account.objects.customer_accounts(), reference)
+
+
+# A transfer's two sides in one query, compiled once (core/db/prepared.py).
+_TWO_BY_REFERENCE = PreparedQuery(
+    lambda first, second: Account.objects.customer_accounts().filter(reference__in=[first, second])
+)
+
+
+def customer_accounts_by_reference(*references):
+    """The live customer accounts among one or two `references` (unknown ones are left out)."""
+    if not references:
+        return []
+    first, second = references[0], references[-1]
+    return _TWO_BY_REFERENCE(first=first, second=second)
 
 
 def customer_account_as_of(reference, when):

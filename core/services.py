@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.context import acting_as, actor_label, system_scope
+from core.db.prepared import PreparedQuery
 from core.models import PartnerKey
 from core.models.partner_keys import generate_raw_key, hash_secret, parse_public_prefix
 from core.rules import ensure_tenant_active
@@ -68,13 +69,20 @@ def revoke_partner_key(*, key, by=None):
     return key
 
 
+# Every API request looks its key up: compiled once (core/db/prepared.py). Prefixes are unique.
+_KEY_BY_PREFIX = PreparedQuery(
+    lambda prefix: PartnerKey._base_manager.select_related("tenant").filter(prefix=prefix)
+)
+
+
 def authenticate_partner_key(raw_key):
     """The active key matching `raw_key`, or KeyRejected saying why not."""
     prefix = parse_public_prefix(raw_key)
     if prefix is None:
         raise KeyRejected("The API key is malformed.")
     with system_scope():  # the key decides the tenant: the lookup spans tenants by nature
-        key = PartnerKey._base_manager.select_related("tenant").filter(prefix=prefix).first()
+        found = _KEY_BY_PREFIX(prefix=prefix)
+    key = found[0] if found else None
     if key is None or not key.matches(raw_key):
         raise KeyRejected("The API key is not valid.")
     if not key.is_active:
