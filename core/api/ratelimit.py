@@ -18,13 +18,12 @@ def check_rate_limit(key_id):
     now = time.time()
     window_start = int(now // window) * window
     counter = f"ratelimit:{key_id}:{window_start}"
-    # add() is atomic and a no-op if the counter exists; incr() is atomic in Redis.
-    cache.add(counter, 0, timeout=window + 1)
+    # incr() and add() are atomic in Redis; add() is a no-op if the counter exists. One round
+    # trip per request once the window's counter exists.
     try:
         used = cache.incr(counter)
-    except ValueError:  # expired between add() and incr()
-        cache.add(counter, 1, timeout=window + 1)
-        used = 1
+    except ValueError:  # the window's first request: start its counter (or count in another's)
+        used = 1 if cache.add(counter, 1, timeout=window + 1) else cache.incr(counter)
     reset_in = max(1, int(window_start + window - now + 0.999))
     headers = {
         "X-RateLimit-Limit": str(limit),
