@@ -127,6 +127,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's backend plus the tenant sent with every transaction (row-level security).
     DATABASES["default"]["ENGINE"] = "core.db.backend"
     DATABASES["default"].setdefault("OPTIONS", {})
+    # Parameters bound server-side, and a statement prepared once it has run 5 times on a
+    # connection: PostgreSQL then parses and plans it once (docs/development.md). Off for a
+    # pooler that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+    if env.bool("DB_PREPARED_STATEMENTS", default=True):
+        DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+        DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 5
     if DB_POOL_MAX > 0:
         # Django's built-in psycopg pool; persistent connections must be off with it.
         DATABASES["default"]["OPTIONS"]["pool"] = {

@@ -13,13 +13,15 @@ are sent empty, so the policies match no row (fail closed) whatever the session 
 How they travel (see docs/development.md, "The tenant in PostgreSQL"):
 
 - A statement that opens a transaction (autocommit, or the first one inside `atomic()`) or that
-  runs after the scope changed inside a transaction gets them in the same round trip: Django's
-  client-side-binding cursor sends `SELECT set_config(...); <statement>` as one simple-protocol
-  message, which PostgreSQL runs as one implicit transaction in autocommit mode.
+  runs after the scope changed inside a transaction gets them in the same round trip:
+  `SELECT set_config(...); <statement>` as one simple-protocol message, which PostgreSQL runs as
+  one implicit transaction in autocommit mode. With server-side binding (prepared statements,
+  which cannot carry two statements) only an autocommit statement goes this way, bound
+  client-side for the occasion.
 - Later statements of the same transaction with the same scope send nothing more.
-- Where one message cannot carry both (named cursors, executemany, `sql.Composable` queries,
-  server-side binding) the settings go as a statement of their own first, inside a transaction
-  opened for the purpose when the connection is in autocommit mode.
+- Otherwise (inside a transaction with server-side binding, named cursors, executemany,
+  `sql.Composable` queries) the settings go as a statement of their own first, inside a
+  transaction opened for the purpose when the connection is in autocommit mode.
 """
 
 import re
@@ -100,18 +102,17 @@ class TenantSettingMixin:
         return values
 
     def _can_prefix(self, query):
-        return (
-            isinstance(self, ClientCursor)
-            and not isinstance(self, ServerCursor)
-            and isinstance(query, (str, bytes))
-        )
+        return not isinstance(self, ServerCursor) and isinstance(query, (str, bytes))
+
+    def _opens_transaction(self):
+        conn = self.connection
+        return conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
 
     @contextmanager
     def _sent_first(self, values):
         """Send `values` as a statement of their own, in a transaction when there is none."""
         conn = self.connection
-        opens = conn.autocommit and conn.info.transaction_status == TransactionStatus.IDLE
-        with conn.transaction() if opens else nullcontext():
+        with conn.transaction() if self._opens_transaction() else nullcontext():
             with psycopg.Cursor(conn) as cursor:
                 cursor.execute(_SET_SQL, values)
             yield
@@ -121,17 +122,28 @@ class TenantSettingMixin:
         if values is None:
             return super().execute(query, params, **kwargs)
         if self._can_prefix(query):
-            # The values are digits, 'on' or '': nothing to escape.
-            tenant_id, bypass = values
-            prefix = _SET.format(TENANT_SETTING, f"'{tenant_id}'", BYPASS_SETTING, f"'{bypass}'")
-            prefix += "; "
-            if isinstance(query, bytes):
-                prefix = prefix.encode()
-            super().execute(prefix + query, params, **kwargs)
-            self.nextset()  # the caller reads the statement's own result
-            return self
+            if isinstance(self, ClientCursor):
+                return self._execute_prefixed(query, params, values, **kwargs)
+            if self._opens_transaction():
+                # Server-side binding cannot carry two statements. A statement alone in its
+                # transaction gains little from being prepared: bind it client-side and send it
+                # prefixed, one round trip instead of four (BEGIN, settings, it, COMMIT).
+                if params is not None:
+                    query = ClientCursor(self.connection).mogrify(query, params)
+                return self._execute_prefixed(query, None, values, prepare=False)
         with self._sent_first(values):
             return super().execute(query, params, **kwargs)
+
+    def _execute_prefixed(self, query, params, values, **kwargs):
+        # The values are digits, 'on' or '': nothing to escape.
+        tenant_id, bypass = values
+        prefix = _SET.format(TENANT_SETTING, f"'{tenant_id}'", BYPASS_SETTING, f"'{bypass}'")
+        prefix += "; "
+        if isinstance(query, bytes):
+            prefix = prefix.encode()
+        super().execute(prefix + query, params, **kwargs)
+        self.nextset()  # the caller reads the statement's own result
+        return self
 
     def executemany(self, query, params_seq, **kwargs):
         values = self._values_to_send(query)

@@ -4,6 +4,7 @@ Everything here runs as the suite's app role (tests/conftest.py), and every Post
 asks for the `app_role` fixture, which fails when PostgreSQL would not apply the policies.
 """
 
+import os
 import re
 
 import pytest
@@ -248,3 +249,49 @@ def test_system_check_and_health_warn_when_the_role_bypasses_rls(
     monkeypatch.setattr(checks, "current_role", lambda connection: bypass)
     (warning,) = checks.check_role_is_subject_to_rls(None, databases=["default"])
     assert "BYPASSRLS" in warning.msg
+
+
+@pytest.fixture(params=["client-side", "server-side"])
+def binding(request, app_role):
+    """Django's connection with either cursor class, preparing a statement on its first run."""
+    from core.db.backend.base import TenantCursor, TenantServerBindingCursor
+
+    connection.ensure_connection()
+    conn = connection.connection
+    saved = conn.cursor_factory, conn.prepare_threshold
+    conn.cursor_factory = {
+        "client-side": TenantCursor,
+        "server-side": TenantServerBindingCursor,
+    }[request.param]
+    conn.prepare_threshold = 1
+    yield request.param
+    conn.cursor_factory, conn.prepare_threshold = saved
+
+
+@pytest.mark.django_db(transaction=True)
+def test_both_bindings_carry_the_tenant_in_and_out_of_transactions(binding, two_banks):
+    """Autocommit statements (the settings ride along) and transactions (sent first with
+    server-side binding); a prepared statement re-reads the settings on every run."""
+    a, b = two_banks
+    count = "SELECT count(*) FROM customers_customer WHERE reference LIKE 'CUS-%%' AND id > %s"
+    for tenant, rows in ((a, 2), (b, 3), (a, 2), (b, 3)):
+        with tenant_context(tenant):
+            assert visible_tenants() == {tenant.pk}
+            assert sql(count, [0]) == [(rows,)]
+            with transaction.atomic():
+                assert visible_tenants() == {tenant.pk}
+                assert sql(count, [0]) == [(rows,)]
+    with system_scope():
+        assert visible_tenants() == {a.pk, b.pk}
+    assert visible_tenants() == set()
+    prepared = sql(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+        ["%FROM customers_customer%"],
+    )
+    assert prepared == [(2 if binding == "server-side" else 0,)]
+
+
+@pytest.mark.skipif("DB_PREPARED_STATEMENTS" in os.environ, reason="tests the default")
+def test_postgresql_prepares_repeated_statements_by_default(db):
+    assert connection.features.uses_server_side_binding
+    assert connection.connection.prepare_threshold == 5

@@ -5,6 +5,7 @@ the psycopg cursor itself, below Django's execute wrappers, so no code path that
 database (ORM, raw SQL, `.iterator()`'s named cursors, migrations) can skip it.
 """
 
+import psycopg
 from django.db.backends.postgresql import base
 from psycopg import sql
 
@@ -23,6 +24,10 @@ class TenantServerSideCursor(TenantSettingMixin, base.ServerSideCursor):
     pass
 
 
+class TenantNamedCursor(TenantSettingMixin, psycopg.ServerCursor):
+    """With server-side binding Django opens named cursors from psycopg's own class."""
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def get_connection_params(self):
         params = super().get_connection_params()
@@ -35,6 +40,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     # statement outside our cursors (the pool's check, a library's own cursor) may have opened.
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)
+        connection.server_cursor_factory = TenantNamedCursor
         forget_sent(connection)
         return connection
 
