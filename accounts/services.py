@@ -135,9 +135,14 @@ FOR NO KEY UPDATE
 def _lock(account_ids):
     """Lock the balance rows (and account rows) of `account_ids` in id order, in one query;
     {account id: _Locked}. An id the tenant cannot see is missing from the answer."""
+    tenant = get_current_tenant()
+    if tenant is None:  # system scope: the rows would be written for no tenant anyway
+        raise ValidationError(
+            {"tenant": "The ledger acts for one tenant: use tenant_context(), not system scope."}
+        )
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_LOCK_SQL, [list(account_ids), get_current_tenant().pk])
+            cursor.execute(_LOCK_SQL, [list(account_ids), tenant.pk])
             rows = cursor.fetchall()
     else:
         rows = (

@@ -13,7 +13,7 @@ from accounts import services
 from accounts.models import Account, AccountBalance, Hold, Journal, Posting
 from accounts.services import Line
 from audit.models import AuditEvent
-from core.context import tenant_context
+from core.context import system_scope, tenant_context
 from core.errors import Conflict, NotFound, RuleViolation
 from customers import services as customer_services
 from customers.models import Customer
@@ -190,6 +190,15 @@ def test_a_transfer_stays_in_one_currency(in_tenant, account):
 def test_a_transfer_needs_two_accounts(in_tenant, account):
     with pytest.raises(ValidationError):
         services.transfer(from_account=account, to_account=account, amount="1.00")
+
+
+def test_the_ledger_refuses_system_scope_and_writes_nothing(in_tenant, account, other):
+    with system_scope(), pytest.raises(ValidationError, match="tenant_context"):
+        services.transfer(from_account=account, to_account=other, amount="1.00")
+    with system_scope(), pytest.raises(ValidationError, match="tenant_context"):
+        services.freeze_account(account=other)
+    assert (balance(account), balance(other)) == (D("100.00"), 0)
+    assert Account.objects.get(pk=other.pk).status == "active"
 
 
 def test_a_transfer_to_a_frozen_account_is_refused(in_tenant, account, other):
