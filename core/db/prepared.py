@@ -17,6 +17,7 @@ changes between calls (no clock).
 
 import inspect
 import threading
+from collections import OrderedDict
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
@@ -81,7 +82,13 @@ class _Compiled:
 
 class PreparedQuery:
     """`PreparedQuery(lambda reference: Account.objects.filter(reference=reference))`, then
-    `query(reference="ACC-000001")` is the list that queryset would give."""
+    `query(reference="ACC-000001")` is the list that queryset would give.
+
+    Each thread keeps the compiled queries of its `MAX_SCOPES` most recently used tenant scopes:
+    a platform of thousands of tenants does not keep a compiler for each in every thread.
+    """
+
+    MAX_SCOPES = 64
 
     def __init__(self, build):
         self._build = build
@@ -94,11 +101,15 @@ class PreparedQuery:
         for name, value in values.items():
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be text, not {type(value).__name__}.")
-        cache = self._local.__dict__.setdefault("compiled", {})
+        cache = self._local.__dict__.setdefault("compiled", OrderedDict())
         scope = wanted_values()  # the tenant filter compiled in, and whether RLS is bypassed
         compiled = cache.get(scope)
         if compiled is None:
             placeholders = {name: Placeholder(f"<{name}>") for name in self._names}
             compiled = _Compiled(self._build(**placeholders), placeholders)
             cache[scope] = compiled
+            if len(cache) > self.MAX_SCOPES:
+                cache.popitem(last=False)
+        else:
+            cache.move_to_end(scope)
         return compiled.run(values)

@@ -140,3 +140,12 @@ def test_values_must_be_text_and_complete(tenant):
             query(first=1, second="b")
         with pytest.raises(TypeError, match="first, second"):
             query(first="a")
+
+
+def test_each_thread_keeps_the_most_recent_scopes_only(tenant, other_tenant, count_compiles):
+    query = _by_reference()
+    query.MAX_SCOPES = 1
+    for scope in (tenant, tenant, other_tenant, tenant):
+        with tenant_context(scope):
+            query(first="a", second="b")
+    assert len(count_compiles) == 3  # the first tenant was evicted by the second, then again
