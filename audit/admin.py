@@ -11,6 +11,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from audit.models import AuditEvent
+from audit.selectors import ordering_for
+from core.api.pagination import keyset_after
 from core.context import current_scope, system_scope, tenant_context
 
 EXPORT_CHUNK = 2000
@@ -39,7 +41,8 @@ class RecentValuesFilter(admin.SimpleListFilter):
     field = None
 
     def lookups(self, request, model_admin):
-        recent = model_admin.get_queryset(request).order_by("-id")[: self.sample]
+        ordering = ordering_for(current_scope())
+        recent = model_admin.get_queryset(request).order_by(*ordering)[: self.sample]
         values = sorted({value for value in recent.values_list(self.field, flat=True) if value})
         current = self.value()
         if current and current not in values:
@@ -87,7 +90,6 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = [ResourceTypeFilter, ActionFilter, "channel", ActorFilter]
     search_fields = ["=resource_id", "=actor", "=request_id", "=ip_address"]
     date_hierarchy = "occurred_at"
-    ordering = ["-id"]
     list_per_page = 100
     show_full_result_count = False  # a count over millions of events costs more than it tells
     fields = [
@@ -115,6 +117,9 @@ class AuditEventAdmin(admin.ModelAdmin):
         if current_scope() is not None and current_scope().system:
             columns.insert(1, "tenant")
         return columns
+
+    def get_ordering(self, request):
+        return list(ordering_for(current_scope()))
 
     def has_add_permission(self, request):
         return False
@@ -169,7 +174,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         keyset chunks: a year of events never sits in memory."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        selection = self.get_changelist_instance(request).queryset.order_by("-id")
+        selection = self.get_changelist_instance(request).queryset
         response = StreamingHttpResponse(
             _csv_rows(selection, current_scope()), content_type="text/csv; charset=utf-8"
         )
@@ -189,18 +194,21 @@ def _cell(value):
 
 
 def _csv_rows(selection, scope):
-    """Rows of `selection` (ordered by -id), fetched chunk by chunk in the request's tenant
-    scope, which the response re-enters: it is iterated after the view has returned."""
+    """Rows of `selection` in the scope's listing order, fetched chunk by chunk in the request's
+    tenant scope, which the response re-enters: it is iterated after the view has returned."""
     writer = csv.writer(Echo())
     yield writer.writerow(EXPORT_COLUMNS)
     enter = system_scope if scope.system else (lambda: tenant_context(scope.tenant))
-    last_id = None
+    ordering = ordering_for(scope)
+    selection = selection.order_by(*ordering)
+    keys = [field.lstrip("-") for field in ordering]
+    last = None
     while True:
         with enter():
-            chunk = selection if last_id is None else selection.filter(id__lt=last_id)
-            rows = list(chunk.values_list(*EXPORT_COLUMNS)[:EXPORT_CHUNK])
+            chunk = selection if last is None else selection.filter(keyset_after(ordering, last))
+            rows = list(chunk.values_list(*keys, *EXPORT_COLUMNS)[:EXPORT_CHUNK])
         if not rows:
             return
         for row in rows:
-            yield writer.writerow([_cell(value) for value in row])
-        last_id = rows[-1][0]
+            yield writer.writerow([_cell(value) for value in row[len(keys) :]])
+        last = rows[-1][: len(keys)]

@@ -3,7 +3,15 @@
 from audit.models import AuditEvent, AuditEventLink
 from audit.services import resource_id_of
 
-ORDERING = ("-id",)  # ids follow insertion, so newest first; stable for keyset pagination
+# Newest first; the id breaks ties, so keyset pagination is stable. Every filter has an index
+# (tenant, filter, occurred_at, id) that delivers this order (audit/models.py).
+ORDERING = ("-occurred_at", "-id")
+# The platform's view across all tenants: only the primary key spans them.
+PLATFORM_ORDERING = ("-id",)
+
+
+def ordering_for(scope):
+    return PLATFORM_ORDERING if scope is not None and scope.system else ORDERING
 
 
 def audit_events(

@@ -12,7 +12,9 @@
 3. `verify_audit_chain` over `--events` events of one tenant (events/s), seeded with one
    INSERT ... SELECT and sealed by the sealer (its rate is printed too). The seeded tenant is
    reused by later runs.
-4. Filtered audit queries on that tenant (first page of 50, p50/p95).
+4. Filtered audit queries on that tenant (first page of 50, and page 21 of one, p50/p95),
+   with a neighbour tenant whose `--neighbour-events` events are newer: a plan that walks the
+   whole table in id order looking for this tenant's rows steps over all of them.
 
 PostgreSQL is the point (run `manage.py migrate` first); it runs on SQLite too, smaller.
 """
@@ -47,8 +49,9 @@ from django.test import Client  # noqa: E402
 from audit import receivers  # noqa: E402
 from audit.models import AuditEvent  # noqa: E402
 from audit.sealing import seal_chain  # noqa: E402
-from audit.selectors import audit_events, history_of  # noqa: E402
+from audit.selectors import ORDERING, audit_events, history_of  # noqa: E402
 from audit.verification import verify_chain  # noqa: E402
+from core.api.pagination import keyset_after  # noqa: E402
 from core.context import system_scope, tenant_context  # noqa: E402
 from core.models import Tenant  # noqa: E402
 from core.services import issue_partner_key  # noqa: E402
@@ -57,6 +60,7 @@ from customers.models import Customer  # noqa: E402
 
 WRITE_TENANT = "bench-audit"
 BIG_TENANT = "bench-audit-big"
+NEIGHBOUR_TENANT = "bench-audit-neighbour"
 STATUSES = ("dormant", "active")  # a service update back and forth, allowed both ways
 
 
@@ -242,38 +246,44 @@ WHERE tenant_id = %s AND id > %s
 """
 
 
+def seed(tenant, count, step_label):
+    """`count` sealed events of `tenant`, seeded if missing; whether it seeded."""
+    existing = AuditEvent._base_manager.filter(tenant=tenant).count()
+    if existing >= count:
+        print(f"{step_label} Reusing {existing:,} sealed events of tenant {tenant.slug}")
+        return False
+    if connection.vendor != "postgresql":
+        raise SystemExit("seeding uses PostgreSQL's generate_series; pass --events 0")
+    print(f"{step_label} Seeding {count - existing:,} events of {tenant.slug} ...", flush=True)
+    last_id = AuditEvent._base_manager.order_by("-id").values_list("id", flat=True).first()
+    start = time.perf_counter()
+    step = 200_000
+    for first in range(existing + 1, count + 1, step):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                SEED_SQL,
+                {
+                    "tenant": tenant.pk,
+                    "count": count,
+                    "first": first,
+                    "last": min(first + step - 1, count),
+                },
+            )
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(LINK_SQL, [tenant.pk, last_id or 0])
+        cursor.execute("ANALYZE audit_auditevent")
+        cursor.execute("ANALYZE audit_auditeventlink")
+    print(f"   seeded in {time.perf_counter() - start:.1f} s", flush=True)
+    start = time.perf_counter()
+    sealed = seal_everything(tenant)
+    elapsed = time.perf_counter() - start
+    print(f"   sealed {sealed:,} events in {elapsed:.1f} s ({per_second(sealed, elapsed)})")
+    return True
+
+
 def big_chain(count):
     tenant = tenant_named(BIG_TENANT)
-    existing = AuditEvent._base_manager.filter(tenant=tenant).count()
-    if existing < count:
-        if connection.vendor != "postgresql":
-            raise SystemExit("seeding uses PostgreSQL's generate_series; pass --events 0")
-        print(f"3. Seeding {count - existing:,} events (INSERT ... SELECT) ...", flush=True)
-        last_id = AuditEvent._base_manager.order_by("-id").values_list("id", flat=True).first()
-        start = time.perf_counter()
-        step = 200_000
-        for first in range(existing + 1, count + 1, step):
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    SEED_SQL,
-                    {
-                        "tenant": tenant.pk,
-                        "count": count,
-                        "first": first,
-                        "last": min(first + step - 1, count),
-                    },
-                )
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(LINK_SQL, [tenant.pk, last_id or 0])
-            cursor.execute("ANALYZE audit_auditevent")
-            cursor.execute("ANALYZE audit_auditeventlink")
-        print(f"   seeded in {time.perf_counter() - start:.1f} s", flush=True)
-        start = time.perf_counter()
-        sealed = seal_everything(tenant)
-        elapsed = time.perf_counter() - start
-        print(f"   sealed {sealed:,} events in {elapsed:.1f} s ({per_second(sealed, elapsed)})")
-    else:
-        print(f"3. Reusing {existing:,} sealed events of tenant {BIG_TENANT}")
+    seed(tenant, count, "3.")
     start = time.perf_counter()
     report = verify_chain(tenant.pk)
     elapsed = time.perf_counter() - start
@@ -287,9 +297,13 @@ def big_chain(count):
 # --- 4. filtered queries --------------------------------------------------------------------
 
 
-def queries(tenant, repeat):
+def queries(tenant, repeat, neighbour_events):
+    if neighbour_events:
+        seed(tenant_named(NEIGHBOUR_TENANT), neighbour_events, "4.")
     with tenant_context(tenant):
-        newest = AuditEvent.objects.order_by("-id").values_list("occurred_at", flat=True).first()
+        newest = AuditEvent.objects.values_list("occurred_at", flat=True).first()
+        # The last row of page 20: page 21 starts after it.
+        page_21 = audit_events(action="update", channel="api").values_list("occurred_at", "id")[999]
     since = newest - datetime.timedelta(hours=6)  # about the last thousand events
     cases = [
         (
@@ -298,16 +312,25 @@ def queries(tenant, repeat):
         ),
         ("actor", lambda: audit_events(actor="user:clerk7")),
         ("action+channel", lambda: audit_events(action="soft_delete", channel="api")),
+        (
+            "  same, page 21",
+            lambda: audit_events(action="update", channel="api").filter(
+                keyset_after(ORDERING, page_21)
+            ),
+        ),
         ("last 6 hours", lambda: audit_events(occurred_from=since)),
         ("customer history", lambda: history_of(Customer(reference="CUS-012345"))),
     ]
-    print(f"4. Filtered audit queries on tenant {BIG_TENANT} (first page of 50, {repeat} runs)")
+    print(
+        f"   Filtered audit queries on tenant {BIG_TENANT}, newest first "
+        f"(a page of 50, {repeat} runs)"
+    )
     with tenant_context(tenant):
         for label, build in cases:
             times = []
             for _ in range(repeat):
                 start = time.perf_counter()
-                rows = list(build().order_by("-id")[:50])
+                rows = list(build().order_by(*ORDERING)[:50])
                 times.append((time.perf_counter() - start) * 1000)
             times.sort()
             p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
@@ -323,13 +346,16 @@ def main():
     parser.add_argument("--writes", type=int, default=200, help="writes per overhead case")
     parser.add_argument("--seconds", type=int, default=5, help="per concurrency level")
     parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument(
+        "--neighbour-events", type=int, default=200_000, help="a newer tenant's, for step 4"
+    )
     options = parser.parse_args()
     print(f"database: {connection.vendor}")
     overhead(options.writes)
     concurrent(options.seconds)
     if options.events:
         tenant = big_chain(options.events)
-        queries(tenant, options.repeat)
+        queries(tenant, options.repeat, options.neighbour_events)
 
 
 if __name__ == "__main__":

@@ -120,8 +120,14 @@ def parse_limit(raw):
     return limit
 
 
-def _keyset_filter(ordering, values):
-    """Rows strictly after `values` in `ordering` (e.g. ["-created_at", "-id"])."""
+def keyset_after(ordering, values):
+    """Rows strictly after `values` in `ordering` (e.g. ["-created_at", "-id"]).
+
+    Leads with a bound on the first field alone (`created_at <= v`), which the expansion
+    implies: an index that ends in the ordering starts the page there, rather than reading and
+    discarding every row of the pages before it.
+    """
+    first, first_value = ordering[0], values[0]
     condition = Q()
     equal_so_far = Q()
     for field, value in zip(ordering, values, strict=True):
@@ -129,7 +135,10 @@ def _keyset_filter(ordering, values):
         lookup = "lt" if field.startswith("-") else "gt"
         condition |= equal_so_far & Q(**{f"{name}__{lookup}": value})
         equal_so_far &= Q(**{name: value})
-    return condition
+    if len(ordering) == 1:
+        return condition
+    bound = "lte" if first.startswith("-") else "gte"
+    return Q(**{f"{first.lstrip('-')}__{bound}": first_value}) & condition
 
 
 def paginate(request, queryset, *, ordering=("-id",)):
@@ -151,7 +160,7 @@ def paginate(request, queryset, *, ordering=("-id",)):
             raise validation_error(
                 {"cursor": ["This cursor is not valid here; start again without one."]}
             ) from None
-        queryset = queryset.filter(_keyset_filter(ordering, values))
+        queryset = queryset.filter(keyset_after(ordering, values))
     rows = list(queryset[: limit + 1])
     next_cursor = None
     if len(rows) > limit:

@@ -95,10 +95,11 @@ def test_keyset_pages_cover_everything_once(api, log):
     while True:
         params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
         body = api.get(EVENTS, params).json()
-        seen += [e["id"] for e in body["data"]]
+        seen += [(e["occurred_at"], e["id"]) for e in body["data"]]
         cursor = body["next_cursor"]
         if not cursor:
             break
+    # Newest first by time, ties by id (the fixture's events are older than their ids say).
     assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) >= 6
 
 
@@ -205,3 +206,23 @@ def test_as_of_of_another_tenants_customer_is_404(other_api, in_tenant):
         f"/api/v1/customers/{jane.reference}", {"as_of": timezone.now().isoformat()}
     )
     assert response.status_code == 404
+
+
+def test_pages_split_events_of_the_same_instant_without_loss(api, tenant):
+    instant = timezone.now() - 3 * DAY
+    with tenant_context(tenant):
+        for n in range(7):
+            record_event(
+                action="deposit",
+                resource_type="accounts.account",
+                resource_id=f"ACC-{n}",
+                occurred_at=instant,
+            )
+    seen, cursor = [], None
+    while True:
+        params = {"action": "deposit", "limit": 3, **({"cursor": cursor} if cursor else {})}
+        body = api.get(EVENTS, params).json()
+        seen += [event["resource_id"] for event in body["data"]]
+        if not (cursor := body["next_cursor"]):
+            break
+    assert seen == [f"ACC-{n}" for n in reversed(range(7))]

@@ -8,7 +8,7 @@ from core.references import next_reference
 from customers.models import Customer
 from customers.selectors import SEARCH_ORDERING, ranked_search, search_customers
 from tests.concurrency import run_concurrently
-from tests.conftest import postgres_only
+from tests.conftest import analyze_as_owner, postgres_only
 from tests.customers.factories import BusinessFactory, CustomerFactory
 
 
@@ -228,19 +228,6 @@ def crowd(in_tenant):
         for n in range(3000)
     )
     analyze_as_owner("customers_customer")
-
-
-def analyze_as_owner(table):
-    """ANALYZE needs the table's owner: the suite acts as the app role (SET ROLE), which
-    PostgreSQL would skip with a warning, leaving the planner without statistics."""
-    app_role = connection.settings_dict["OPTIONS"].get("assume_role")
-    with connection.cursor() as cursor:
-        cursor.execute("RESET ROLE")
-        try:
-            cursor.execute(f"ANALYZE {table}")
-        finally:
-            if app_role:
-                cursor.execute(f'SET ROLE "{app_role}"')
 
 
 @postgres_only
