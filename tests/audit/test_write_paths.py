@@ -16,6 +16,7 @@ from core.signals import emit_audit_event
 from customers import services
 from customers.models import Customer
 from tests.audit.helpers import events, summary
+from tests.core.logins import browser, post_login
 from tests.customers.factories import BusinessFactory, CustomerFactory
 from tests.customers.test_admin import change_url, form_fields
 from tests.customers.test_api import BASE, JANE
@@ -239,6 +240,25 @@ def test_staff_logins_and_failures_are_recorded(tenant):
         "nobody",
         None,
     )
+
+
+def test_a_lockout_is_recorded_with_the_attempt_that_caused_it(tenant, settings):
+    settings.AXES_FAILURE_LIMIT = 2
+    StaffMembershipFactory(tenant=tenant, user__username="ivo")
+    start = last_id()
+    for _ in range(2):
+        post_login(browser(), "ivo", password="wrong", ip="192.0.2.9")
+    # Locked: even the right password is refused, and that attempt is recorded too.
+    assert post_login(browser(), "ivo", ip="192.0.2.9").status_code == 429
+    recorded = new_events(start)
+    assert [e.action for e in recorded] == [
+        "login_failed",
+        *("lockout", "login_failed"),  # the second failure reaches the limit
+        *("lockout", "login_failed"),  # the refused attempt
+    ]
+    assert {(e.resource_id, e.tenant_id, e.actor, e.channel, e.ip_address) for e in recorded} == {
+        ("ivo", tenant.pk, "anonymous", "admin", "192.0.2.9")
+    }
 
 
 def test_national_id_never_in_clear_in_events_api_or_export(api, staff_client, tenant):
