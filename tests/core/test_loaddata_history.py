@@ -1,12 +1,16 @@
 """Rows loaded from fixtures get a baseline history row, so the first edit shows old -> new,
 and reloading a fixture over an edit is recorded, not silent."""
 
+from django.apps import apps
 from django.core.management import call_command
 
+from audit.models import AuditEvent
 from core.context import system_scope, tenant_context
 from core.models import Tenant
 from customers import selectors, services
 from customers.models import Customer, CustomerRelationship
+
+TRACKED = [model for model in apps.get_models() if hasattr(model, "history")]
 
 
 def history_of(customer):
@@ -65,3 +69,27 @@ def test_if_empty_loads_into_an_empty_database(db):
     call_command("loaddata", "demo", "--if-empty", verbosity=0)
     with system_scope():
         assert Tenant.objects.filter(slug="harbour").exists()
+
+
+def test_every_history_row_of_a_load_is_in_the_audit_trail(db):
+    call_command("loaddata", "demo", verbosity=0)
+    with system_scope():
+        harbour = Tenant.objects.get(slug="harbour")
+        loaded = AuditEvent.objects.filter(actor="system:loaddata")
+        assert loaded.count() == sum(
+            model.history.filter(actor="system:loaddata").count() for model in TRACKED
+        )
+        assert set(loaded.values_list("channel", flat=True)) == {"command"}
+    with tenant_context(harbour):
+        jane = Customer.objects.get(reference="CUS-000001")
+        services.update_customer(customer=jane, first_name="Janet", by="user:clerk")
+    call_command("loaddata", "demo", verbosity=0)  # reverts the edit: on the record here too
+    with tenant_context(harbour):
+        events = selectors.history_of(jane).filter(resource_type="customers.customer")
+        events = events.order_by("id")
+        assert [(e.action, e.actor) for e in events] == [
+            ("create", "system:loaddata"),
+            ("update", "user:clerk"),
+            ("update", "system:loaddata"),
+        ]
+        assert events.last().changes == {"first_name": ["Janet", jane.first_name]}

@@ -10,6 +10,10 @@ A row already stored exactly as the fixture has it is not written again: reloadi
 costs no needless UPDATEs, and rows that refuse any UPDATE (the ledger's journals and
 postings, immutable down to a PostgreSQL trigger) reload too.
 
+`bulk_history_create` sends none of simple-history's signals, so each row it writes is announced
+with `post_create_historical_record`, as a save would: the audit trail records fixture loads as
+it records every other write (actor `system:loaddata`, channel `command`).
+
 `--if-empty` loads only into a database with no tenant yet (what `make run` uses).
 """
 
@@ -18,6 +22,7 @@ from collections import defaultdict
 from django.core.management.commands import loaddata
 from django.db import transaction
 from django.db.models.signals import post_save
+from simple_history.signals import post_create_historical_record
 
 from core.context import get_request_info
 from core.history import HistoryAction
@@ -104,7 +109,17 @@ def record_baseline_history(model, rows):
         (changed, True, HistoryAction.UPDATE),
     ):
         if instances:
-            history.bulk_history_create(
+            records = history.bulk_history_create(
                 instances, update=update, custom_historical_attrs={**context, "action": action}
             )
+            for instance, record in zip(instances, records, strict=True):
+                post_create_historical_record.send(
+                    sender=history.model,
+                    instance=instance,
+                    history_instance=record,
+                    history_date=record.history_date,
+                    history_user=None,
+                    history_change_reason=None,
+                    using=record._state.db,
+                )
     return len(created) + len(changed)
