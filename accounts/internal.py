@@ -11,8 +11,8 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Account, AccountBalance, InternalCode
 from accounts.numbers import internal_account_number
-from core.context import get_current_tenant, get_request_info, tenant_context
-from core.history import HistoryAction
+from core.context import get_current_tenant, tenant_context
+from core.history import HistoryAction, history_context
 
 NAMES = {
     InternalCode.SETTLEMENT: "Settlement (cash)",
@@ -62,17 +62,9 @@ def create_internal_accounts(tenant, currency):
         AccountBalance.objects.bulk_create(
             AccountBalance(account=account, tenant=tenant) for account in accounts
         )
-        info = get_request_info()
         Account.history.bulk_history_create(
             accounts,
-            custom_historical_attrs={
-                "actor": info.actor or "system",
-                "request_id": info.request_id,
-                "ip_address": info.ip_address,
-                "user_agent": info.user_agent[:512],
-                "channel": info.channel,
-                "action": HistoryAction.CREATE,
-            },
+            custom_historical_attrs={**history_context(), "action": HistoryAction.CREATE},
         )
         for account in accounts:
             _ids[(tenant.pk, account.internal_code, currency)] = account.pk

@@ -201,14 +201,14 @@ def _csv_rows(selection, scope):
     enter = system_scope if scope.system else (lambda: tenant_context(scope.tenant))
     ordering = ordering_for(scope)
     selection = selection.order_by(*ordering)
-    keys = [field.lstrip("-") for field in ordering]
+    keys = [EXPORT_COLUMNS.index(field.lstrip("-")) for field in ordering]
     last = None
     while True:
         with enter():
             chunk = selection if last is None else selection.filter(keyset_after(ordering, last))
-            rows = list(chunk.values_list(*keys, *EXPORT_COLUMNS)[:EXPORT_CHUNK])
+            rows = list(chunk.values_list(*EXPORT_COLUMNS)[:EXPORT_CHUNK])
         if not rows:
             return
         for row in rows:
-            yield writer.writerow([_cell(value) for value in row[len(keys) :]])
-        last = rows[-1][: len(keys)]
+            yield writer.writerow([_cell(value) for value in row])
+        last = [rows[-1][position] for position in keys]

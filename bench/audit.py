@@ -247,11 +247,11 @@ WHERE tenant_id = %s AND id > %s
 
 
 def seed(tenant, count, step_label):
-    """`count` sealed events of `tenant`, seeded if missing; whether it seeded."""
+    """`count` sealed events of `tenant`, seeded if missing."""
     existing = AuditEvent._base_manager.filter(tenant=tenant).count()
     if existing >= count:
         print(f"{step_label} Reusing {existing:,} sealed events of tenant {tenant.slug}")
-        return False
+        return
     if connection.vendor != "postgresql":
         raise SystemExit("seeding uses PostgreSQL's generate_series; pass --events 0")
     print(f"{step_label} Seeding {count - existing:,} events of {tenant.slug} ...", flush=True)
@@ -278,7 +278,6 @@ def seed(tenant, count, step_label):
     sealed = seal_everything(tenant)
     elapsed = time.perf_counter() - start
     print(f"   sealed {sealed:,} events in {elapsed:.1f} s ({per_second(sealed, elapsed)})")
-    return True
 
 
 def big_chain(count):
@@ -298,8 +297,12 @@ def big_chain(count):
 
 
 def queries(tenant, repeat, neighbour_events):
+    print(
+        f"4. Filtered audit queries on tenant {BIG_TENANT}, newest first "
+        f"(a page of 50, {repeat} runs)"
+    )
     if neighbour_events:
-        seed(tenant_named(NEIGHBOUR_TENANT), neighbour_events, "4.")
+        seed(tenant_named(NEIGHBOUR_TENANT), neighbour_events, "  ")
     with tenant_context(tenant):
         newest = AuditEvent.objects.values_list("occurred_at", flat=True).first()
         # The last row of page 20: page 21 starts after it.
@@ -321,10 +324,6 @@ def queries(tenant, repeat, neighbour_events):
         ("last 6 hours", lambda: audit_events(occurred_from=since)),
         ("customer history", lambda: history_of(Customer(reference="CUS-012345"))),
     ]
-    print(
-        f"   Filtered audit queries on tenant {BIG_TENANT}, newest first "
-        f"(a page of 50, {repeat} runs)"
-    )
     with tenant_context(tenant):
         for label, build in cases:
             times = []

@@ -79,16 +79,25 @@ def set_history_action(instance, action):
     instance._history_action = action
 
 
+def history_context():
+    """Who writes a history row now and from where: HistoryContext's columns, from the current
+    request or command (also for rows written in bulk, which no signal fills)."""
+    info = get_request_info()
+    return {
+        "actor": info.actor or "system",
+        "request_id": info.request_id,
+        "ip_address": info.ip_address,
+        "user_agent": info.user_agent[:512],
+        "channel": info.channel,
+    }
+
+
 @receiver(pre_create_historical_record)
 def fill_history_context(sender, instance, history_instance, **kwargs):
     if not isinstance(history_instance, HistoryContext):
         return
-    info = get_request_info()
-    history_instance.actor = info.actor or "system"
-    history_instance.request_id = info.request_id
-    history_instance.ip_address = info.ip_address
-    history_instance.user_agent = info.user_agent[:512]
-    history_instance.channel = info.channel
+    for name, value in history_context().items():
+        setattr(history_instance, name, value)
     action = instance.__dict__.pop("_history_action", None)
     history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]
 

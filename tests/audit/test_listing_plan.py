@@ -17,7 +17,7 @@ from tests.conftest import analyze_as_owner, postgres_only
 
 pytestmark = pytest.mark.django_db
 
-FILTERS = ["resource_type", "resource_id", "action", "actor", "channel"]
+FILTERS = [["resource_type", "resource_id"], ["action"], ["actor"], ["channel"]]
 
 SEED = """
 INSERT INTO audit_auditevent (tenant_id, occurred_at, action, resource_type, resource_id,
@@ -31,12 +31,13 @@ FROM generate_series(1, %(count)s) AS g
 
 
 def test_every_filter_has_an_index_leading_with_the_tenant_and_ending_in_the_order():
+    """Directly before the order: the filter (or, for a resource, its type and id together).
+    `resource_type` alone has none: it reads the time index and filters (fine for common
+    types; a rare type sorts its few rows)."""
     order = [field.lstrip("-") for field in ORDERING]
     indexes = [list(index.fields) for index in AuditEvent._meta.indexes]
-    for name in FILTERS:
-        assert any(
-            fields[0] == "tenant" and name in fields and fields[-2:] == order for fields in indexes
-        ), name
+    for filters in FILTERS:
+        assert ["tenant", *filters, *order] in indexes, filters
     assert ["tenant", *order] in indexes  # no filter, or a time range only
 
 

@@ -26,6 +26,7 @@ def test_loaded_rows_get_a_baseline_and_the_first_edit_a_real_diff(db, capsys):
         jane = Customer.objects.get(reference="CUS-000001")
         [baseline] = history_of(jane)
         assert (baseline.action, baseline.actor) == ("create", "system:loaddata")
+        assert baseline.channel == "command"
         assert baseline.first_name == jane.first_name
         relationship_rows = CustomerRelationship.history.filter(tenant_id=harbour.pk)
         assert relationship_rows.count() == CustomerRelationship.all_objects.count() > 0

@@ -24,8 +24,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from simple_history.signals import post_create_historical_record
 
-from core.context import get_request_info
-from core.history import HistoryAction
+from core.history import HistoryAction, history_context
 from core.management.base import SystemCommandMixin
 from core.models import Tenant
 
@@ -102,8 +101,7 @@ def record_baseline_history(model, rows):
             created.append(instance)
         elif any(getattr(previous, name) != getattr(instance, name) for name in tracked):
             changed.append(instance)
-    info = get_request_info()
-    context = {"actor": info.actor or "system", "request_id": info.request_id}
+    context = history_context()
     for instances, update, action in (
         (created, False, HistoryAction.CREATE),
         (changed, True, HistoryAction.UPDATE),
@@ -112,6 +110,8 @@ def record_baseline_history(model, rows):
             records = history.bulk_history_create(
                 instances, update=update, custom_historical_attrs={**context, "action": action}
             )
+            if records is None:  # SIMPLE_HISTORY_ENABLED is off: nothing written to announce
+                continue
             for instance, record in zip(instances, records, strict=True):
                 post_create_historical_record.send(
                     sender=history.model,
