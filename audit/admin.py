@@ -118,7 +118,10 @@ class AuditEventAdmin(admin.ModelAdmin):
             columns.insert(1, "tenant")
         return columns
 
-    def get_ordering(self, request):
+    @property
+    def ordering(self):
+        """The scope's listing order. A property, not get_ordering(): the changelist's sort
+        arrows read this attribute, and must show the order the rows are in."""
         return list(ordering_for(current_scope()))
 
     def has_add_permission(self, request):

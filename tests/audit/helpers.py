@@ -8,7 +8,8 @@ from psycopg import sql
 
 from audit.models import AuditEvent
 from audit.sealing import seal_all
-from core.context import system_scope
+from audit.services import record_event
+from core.context import system_scope, tenant_context
 
 
 def events(**filters):
@@ -19,6 +20,18 @@ def events(**filters):
 
 def summary(**filters):
     return [(e.action, e.resource_type, e.resource_id) for e in events(**filters)]
+
+
+def deposits_at(tenant, instant, count):
+    """`count` deposit events of `tenant` at the same `instant`, on ACC-0, ACC-1, ..."""
+    with tenant_context(tenant):
+        for n in range(count):
+            record_event(
+                action="deposit",
+                resource_type="accounts.account",
+                resource_id=f"ACC-{n}",
+                occurred_at=instant,
+            )
 
 
 def seal_everything():

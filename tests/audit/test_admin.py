@@ -4,6 +4,7 @@ export of the filtered selection that streams."""
 import csv
 import datetime
 import io
+import re
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from audit.services import record_event
 from core.context import tenant_context
+from tests.audit.helpers import deposits_at
 from tests.customers.factories import CustomerFactory
 from tests.factories import UserFactory
 
@@ -32,8 +34,20 @@ def log(tenant, other_tenant):
     return jane
 
 
+def ordered_by(page):
+    """The changelist query's ORDER BY (the admin orders twice over; SQL says each once)."""
+    return list(dict.fromkeys(page.context["cl"].queryset.query.order_by))
+
+
+def sorted_columns(html):
+    return sorted(re.findall(r'class="sortable (column-[a-z_]+) sorted descending', html))
+
+
 def test_changelist_lists_own_events_with_filters(staff_client, log):
-    html = staff_client.get(CHANGELIST).content.decode()
+    page = staff_client.get(CHANGELIST)
+    assert ordered_by(page) == ["-occurred_at", "-id"]
+    html = page.content.decode()
+    assert sorted_columns(html) == ["column-id", "column-occurred_at"]
     assert log.reference in html and "ACC-1" in html
     assert "THEIRS" not in html
     for title in ("resource type", "action", "channel", "actor"):
@@ -84,14 +98,7 @@ def test_export_walks_events_of_the_same_instant_once_each(staff_client, tenant,
     repeats nothing."""
     monkeypatch.setattr("audit.admin.EXPORT_CHUNK", 2)
     instant = timezone.now() - datetime.timedelta(days=1)
-    with tenant_context(tenant):
-        for n in range(5):
-            record_event(
-                action="deposit",
-                resource_type="accounts.account",
-                resource_id=f"ACC-{n}",
-                occurred_at=instant,
-            )
+    deposits_at(tenant, instant, 5)
     response = staff_client.get(f"{CHANGELIST}export.csv", {"action": "deposit"})
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [row["resource_id"] for row in rows] == [f"ACC-{n}" for n in reversed(range(5))]
@@ -102,8 +109,11 @@ def test_the_platform_view_lists_and_exports_every_bank_newest_id_first(db, log,
     monkeypatch.setattr("audit.admin.EXPORT_CHUNK", 2)
     client = Client()
     client.force_login(UserFactory(username="root", is_superuser=True))
-    html = client.get(CHANGELIST).content.decode()
+    page = client.get(CHANGELIST)
+    html = page.content.decode()
     assert "ACC-1" in html and "THEIRS" in html
+    assert ordered_by(page) == ["-id"]
+    assert sorted_columns(html) == ["column-id"]  # the arrows show the order the rows are in
     response = client.get(f"{CHANGELIST}export.csv")
     ids = [
         int(row["id"])

@@ -8,6 +8,7 @@ from django.utils import timezone
 from audit.services import record_event
 from core.context import tenant_context
 from customers.models import Customer
+from tests.audit.helpers import deposits_at
 from tests.conftest import make_api_client
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 
@@ -210,14 +211,7 @@ def test_as_of_of_another_tenants_customer_is_404(other_api, in_tenant):
 
 def test_pages_split_events_of_the_same_instant_without_loss(api, tenant):
     instant = timezone.now() - 3 * DAY
-    with tenant_context(tenant):
-        for n in range(7):
-            record_event(
-                action="deposit",
-                resource_type="accounts.account",
-                resource_id=f"ACC-{n}",
-                occurred_at=instant,
-            )
+    deposits_at(tenant, instant, 7)
     seen, cursor = [], None
     while True:
         params = {"action": "deposit", "limit": 3, **({"cursor": cursor} if cursor else {})}

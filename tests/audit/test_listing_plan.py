@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from audit.selectors import ORDERING, audit_events
+from core.api.pagination import keyset_after
 from core.context import tenant_context
 from tests.conftest import analyze_as_owner, postgres_only
 
@@ -49,6 +50,7 @@ def test_every_filter_has_an_index_leading_with_the_tenant_and_ending_in_the_ord
         {"occurred_from": "six hours ago"},
         {"actor": "user:clerk3", "occurred_from": "six hours ago"},
         {},
+        {"action": "update", "after": "a page that ended an hour ago"},
     ],
 )
 def test_a_page_reads_only_the_tenants_index_range(tenant, other_tenant, filters):
@@ -62,7 +64,13 @@ def test_a_page_reads_only_the_tenants_index_range(tenant, other_tenant, filters
     analyze_as_owner("audit_auditevent")
     if "occurred_from" in filters:
         filters = {**filters, "occurred_from": now - datetime.timedelta(hours=6)}
+    after = filters.pop("after", None)
     with tenant_context(tenant):
-        plan = audit_events(**filters).order_by(*ORDERING)[:50].explain()
+        page = audit_events(**filters).order_by(*ORDERING)
+        if after:
+            page = page.filter(keyset_after(ORDERING, [now - datetime.timedelta(hours=1), 10**9]))
+        plan = page[:50].explain()
     assert "audit_auditevent_pkey" not in plan, plan
     assert re.search(r"Index Cond: \(+tenant_id = ", plan), plan
+    if after:  # the page starts where the last one ended, not at the newest event
+        assert re.search(r"Index Cond: .*occurred_at <= ", plan), plan
