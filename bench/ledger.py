@@ -13,16 +13,22 @@ b. Transfers per second through the service layer (`accounts.services.transfer`)
    threads, as a share of (a). Goal: at least 30 %.
 c. Transfers per second through HTTP (`POST /api/v1/transfers` under gunicorn, concurrent
    clients, an `Idempotency-Key` on each request, audit on, after an untimed warm-up), as a
-   share of (a). Goal: 15 %.
+   share of (a). Goal: 15 %. Then the same without the key, for what honouring it costs.
    Also the SQL statements one HTTP transfer sends, listed.
 d. p50/p99 of a statement page (`GET /api/v1/accounts/{ref}/transactions`) on an account with
    `--postings` postings (seeded once with INSERT ... SELECT and reused), next to one with 10.
+
+Under a, b and c, the CPU each transaction or transfer cost, by process: the PostgreSQL server
+(when it runs on this host), pgbench, the app's Python, the HTTP clients; and the rate at which
+those costs would keep every core of this host busy. A ratio short of its goal on a host whose
+cores are busy is a cost to remove, not a wait to shorten.
 
 Between measurements the WAL is flushed and the tables a transfer writes are vacuumed and
 analysed, so that no measurement pays for the one before it.
 """
 
 import argparse
+import functools
 import os
 import random
 import re
@@ -39,6 +45,8 @@ import warnings
 from decimal import Decimal
 from http.client import HTTPConnection
 from pathlib import Path
+
+from cputime import Meter, budget, own_seconds, postgres_pid, process_tree, waited_children_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -114,6 +122,12 @@ def bench_accounts(tenant, count=ACCOUNTS, prefix="BENCH"):
 # --- a. pgbench ------------------------------------------------------------------------------
 
 
+@functools.cache
+def database_server():
+    """The CPU reader (cputime) of the PostgreSQL server, or None if it runs on another host."""
+    return process_tree(postgres_pid())
+
+
 def pgbench(seconds, clients):
     """TPC-B-like transactions per second on a scratch database of the same server."""
     binary = shutil.which("pgbench")
@@ -135,6 +149,8 @@ def pgbench(seconds, clients):
             check=True,
             capture_output=True,
         )
+        meter = Meter({"PostgreSQL": database_server(), "pgbench": waited_children_seconds})
+        meter.start()
         run = subprocess.run(  # noqa: S603 (our own arguments)
             [binary, *common, "-c", str(clients), "-j", "2", "-T", str(seconds), scratch],
             env=env,
@@ -142,12 +158,14 @@ def pgbench(seconds, clients):
             capture_output=True,
             text=True,
         )
+        meter.stop(int(re.search(r"actually processed: (\d+)", run.stdout).group(1)))
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
         settle(WRITTEN_TABLES)  # and what earlier runs (or bench/audit.py's million) left
     tps = float(re.search(r"tps = ([\d.]+)", run.stdout).group(1))
     print(f"a. pgbench TPC-B-like, -c {clients} -j 2 -T {seconds}: {tps:8,.0f} transactions/s")
+    print(f"   {budget(meter.spent)}")
     return tps
 
 
@@ -179,8 +197,9 @@ def settle(tables=()):
 # --- b. the service layer --------------------------------------------------------------------
 
 
-def run_threads(seconds, threads, step):
-    """Call `step(rng)` in `threads` threads for `seconds`; answer the calls per second."""
+def run_threads(seconds, threads, step, meter=None):
+    """Call `step(rng)` in `threads` threads for `seconds`; answer the calls per second. A
+    `meter` (cputime.Meter) measures the CPU they cost."""
     counts = [0] * threads
     stop = threading.Event()
 
@@ -194,6 +213,8 @@ def run_threads(seconds, threads, step):
             connection.close()
 
     workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+    if meter is not None:
+        meter.start()
     start = time.perf_counter()
     for worker in workers:
         worker.start()
@@ -201,7 +222,10 @@ def run_threads(seconds, threads, step):
     stop.set()
     for worker in workers:
         worker.join()
-    return sum(counts) / (time.perf_counter() - start)
+    elapsed = time.perf_counter() - start
+    if meter is not None:
+        meter.stop(sum(counts))
+    return sum(counts) / elapsed
 
 
 def service_transfers(tenant, accounts, seconds, threads):
@@ -212,7 +236,9 @@ def service_transfers(tenant, accounts, seconds, threads):
                 from_account=source, to_account=target, amount=AMOUNT, by="system:bench"
             )
 
-    return run_threads(seconds, threads, step)
+    meter = Meter({"PostgreSQL": database_server(), "Python": own_seconds})
+    rate = run_threads(seconds, threads, step, meter)
+    return rate, meter.spent
 
 
 # --- c. HTTP under gunicorn ------------------------------------------------------------------
@@ -264,7 +290,9 @@ def start_gunicorn(workers, threads):
 WARM_UP_SECONDS = 5
 
 
-def http_transfers(raw_key, accounts, seconds, clients, workers, threads):
+def http_transfers(raw_key, accounts, seconds, clients, workers, threads, idempotency_key=True):
+    """Transfers per second and {process: CPU ms each}; `idempotency_key=False` sends none, to
+    show what honouring the key costs."""
     server, port = start_gunicorn(workers, threads)
     connections = threading.local()
     failures = []
@@ -277,11 +305,9 @@ def http_transfers(raw_key, accounts, seconds, clients, workers, threads):
             f'{{"from_account": "{source.reference}", "to_account": "{target.reference}", '
             f'"amount": "{AMOUNT}", "description": "bench"}}'
         )
-        headers = {
-            "Authorization": f"Bearer {raw_key}",
-            "Content-Type": "application/json",
-            "Idempotency-Key": str(uuid.uuid4()),
-        }
+        headers = {"Authorization": f"Bearer {raw_key}", "Content-Type": "application/json"}
+        if idempotency_key:
+            headers["Idempotency-Key"] = str(uuid.uuid4())
         connections.http.request("POST", "/api/v1/transfers", body=body, headers=headers)
         response = connections.http.getresponse()
         response.read()
@@ -295,13 +321,20 @@ def http_transfers(raw_key, accounts, seconds, clients, workers, threads):
         # Untimed: every worker boots (the first answer to /health/live comes from one) and
         # warms up (imports, connections, statements prepared) before the clock starts.
         run_threads(WARM_UP_SECONDS, clients, step)
-        rate = run_threads(seconds, clients, step)
+        meter = Meter(
+            {
+                "PostgreSQL": database_server(),
+                "gunicorn": process_tree(server.pid),
+                "clients": own_seconds,
+            }
+        )
+        rate = run_threads(seconds, clients, step, meter)
     finally:
         server.terminate()
         server.wait()
     if failures:
         print(f"   ! {len(failures)} requests failed: {sorted(set(failures))}")
-    return rate
+    return rate, meter.spent
 
 
 def transfer_statements(raw_key, accounts):
@@ -450,21 +483,23 @@ def main():
         _key, raw_key = issue_partner_key(tenant=tenant, name="bench", scopes=["*"])
 
     tpc_b = pgbench(options.seconds, clients=4)
-    rate = service_transfers(tenant, accounts, options.seconds, options.threads)
+    rate, cpu = service_transfers(tenant, accounts, options.seconds, options.threads)
     print(f"b. service layer, {options.threads} threads: {ratio(rate, tpc_b)} (goal 30 %)")
+    print(f"   {budget(cpu)}")
+    if "Python" in cpu:  # the GIL: one process runs Python on one core at a time
+        print(f"   one process's Python alone allows {1000 / cpu['Python']:,.0f}/s")
     settle(WRITTEN_TABLES)
-    rate = http_transfers(
-        raw_key,
-        accounts,
-        options.seconds,
-        options.clients,
-        options.workers,
-        options.worker_threads,
-    )
+    layout = (options.seconds, options.clients, options.workers, options.worker_threads)
+    rate, cpu = http_transfers(raw_key, accounts, *layout)
     print(
         f"c. HTTP, gunicorn {options.workers} workers x {options.worker_threads} threads, "
         f"{options.clients} clients: {ratio(rate, tpc_b)} (goal 15 %)"
     )
+    print(f"   {budget(cpu)}")
+    settle(WRITTEN_TABLES)
+    rate, cpu = http_transfers(raw_key, accounts, *layout, idempotency_key=False)
+    print(f"   the same without Idempotency-Key: {ratio(rate, tpc_b)}")
+    print(f"   {budget(cpu)}")
     transfer_statements(raw_key, accounts)
     statements(tenant, raw_key, options.postings, options.repeat)
 
