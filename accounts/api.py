@@ -18,8 +18,9 @@ from accounts.forms import (
 from accounts.models import Account, Hold
 from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
-from core.api.endpoint import ApiView, operation
+from core.api.endpoint import ApiView, Replayed, operation
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from core.api.idempotency import key_reused
 from core.api.pagination import paginate
 from core.errors import NotFound
 from core.forms import AsOfQueryForm
@@ -167,6 +168,23 @@ class Statement(ApiView):
         }
 
 
+# What a movement's request says besides its money, which the service compares itself.
+_REQUEST_DETAILS = ("description", "value_date", "external_reference")
+
+
+def _answer(body, posting, data):
+    """`body`, or, when the service found the movement already posted under this request's key
+    (the stored response purged after a day, the journal's key kept for good), `body` as a
+    replay: 409 if this request says something else than the one that posted it. A request
+    without `value_date` takes the first one's."""
+    if not posting.journal.replayed:
+        return body
+    for name in _REQUEST_DETAILS:
+        if data.get(name) is not None and data[name] != getattr(posting, name):
+            raise key_reused()
+    return Replayed(body)
+
+
 def _move(view, request, ref, service):
     account = selectors.get_customer_account(ref)
     form = view.validate(MovementForm(data=request.json, account=account))
@@ -176,7 +194,7 @@ def _move(view, request, ref, service):
         idempotency_key=_journal_key(request),
         by=request.partner_key,
     )
-    return transaction_json(posting, account.currency)
+    return _answer(transaction_json(posting, account.currency), posting, form.cleaned_data)
 
 
 MOVEMENT = {
@@ -223,7 +241,8 @@ class Transfers(ApiView):
         source, target = data["from_account"], data["to_account"]
         debit, credit = journal.posting_list
         debit.account, credit.account = source, target  # known: no query to load them
-        return transfer_json(journal, debit=debit, credit=credit, currency=source.currency)
+        body = transfer_json(journal, debit=debit, credit=credit, currency=source.currency)
+        return _answer(body, debit, data)
 
 
 class HoldList(ApiView):

@@ -351,6 +351,9 @@ class Journal(ImmutableModel):
     reversal_of = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
     )
+    # Not stored: True on the journal a money service answers when the movement had been
+    # posted already under the same idempotency key (nothing was written this time).
+    replayed = False
 
     class Meta:
         ordering = ["-created_at", "-id"]

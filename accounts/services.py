@@ -50,7 +50,7 @@ from core.db.inserts import (
     typed_placeholder,
 )
 from core.db.retry import retry_transient
-from core.errors import Conflict, NotFound, RuleViolation
+from core.errors import Conflict, IdempotencyKeyReused, NotFound, RuleViolation
 from core.references import next_reference
 from core.signals import emit_audit_event
 from customers.models import Customer
@@ -287,17 +287,18 @@ def _write(journal, postings, rows, now):
 
 def _replay(movement):
     """The journal already posted under the movement's idempotency key, if it is the same
-    movement (Conflict if the key was used for another)."""
+    movement (IdempotencyKeyReused if the key was used for another), marked `replayed`."""
     journal = Journal.objects.get(idempotency_key=movement.idempotency_key)
     postings = list(journal.postings.order_by("id"))
     posted = sorted((p.account_id, p.amount) for p in postings)
     wanted = sorted((e.account_id, e.amount) for e in movement.entries)
     if journal.kind != movement.kind or posted != wanted:
-        raise Conflict(
+        raise IdempotencyKeyReused(
             "This idempotency key was already used for another money movement. Use a new key "
             "for a new movement."
         )
     journal.posting_list = postings
+    journal.replayed = True
     return journal
 
 

@@ -16,6 +16,11 @@ class Conflict(ServiceError):
     that blocks it (a customer with open accounts cannot be closed or deleted)."""
 
 
+class IdempotencyKeyReused(Conflict):
+    """The idempotency key of this request already served another one (a journal's key, kept
+    for good, named a different movement)."""
+
+
 class Forbidden(ServiceError):
     """The object and its state allow this, but not by this actor (the four-eyes rule: who
     submitted a loan application does not decide it)."""

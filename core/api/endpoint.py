@@ -13,9 +13,10 @@ both configures the request handling and documents the endpoint in the OpenAPI d
             ...
             return {"data": [...], "next_cursor": ...}
 
-A handler returns data (serialised as JSON with the operation's status), None (204), or a
-response; it raises `ApiError` for problems, and lets domain refusals (`core.errors`) through:
-they are answered by `core.api.problems.DOMAIN_ERRORS` (404, 409, 422).
+A handler returns data (serialised as JSON with the operation's status; a `Replayed` dict adds
+`Idempotent-Replayed: true`), None (204), or a response; it raises `ApiError` for problems, and
+lets domain refusals (`core.errors`) through: they are answered by
+`core.api.problems.DOMAIN_ERRORS` (404, 409, 422).
 """
 
 import json
@@ -32,7 +33,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from core.api.idempotency import run_idempotent
+from core.api.idempotency import REPLAYED_HEADER, run_idempotent
 from core.api.problems import (
     ApiError,
     domain_error_response,
@@ -68,6 +69,12 @@ class Operation:
     auth: bool = True
     idempotent: bool = False  # honours `Idempotency-Key`; other operations refuse the header
     tags: tuple = ()
+
+
+class Replayed(dict):
+    """A handler's answer that repeats the first answer to this request, found by the domain's
+    own idempotency (a journal's key) rather than a stored response: served with
+    `Idempotent-Replayed: true`, as a stored response is."""
 
 
 def operation(**options):
@@ -322,12 +329,15 @@ class ApiView(View):
             return result
         if result is None:
             return HttpResponse(status=204)
-        return JsonResponse(
+        response = JsonResponse(
             result,
             status=op.status,
             encoder=DjangoJSONEncoder,
             json_dumps_params={"ensure_ascii": False},
         )
+        if isinstance(result, Replayed):
+            response[REPLAYED_HEADER] = "true"
+        return response
 
     # --- helpers for handlers -----------------------------------------------------------------
 

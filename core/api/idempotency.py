@@ -29,14 +29,19 @@ def fingerprint(request):
     return digest.hexdigest()
 
 
+def key_reused():
+    """The refusal of a key that already served a different request."""
+    return ApiError(
+        409,
+        "This Idempotency-Key was already used with a different request. Use a new key for a "
+        "new request.",
+        code="idempotency-key-reused",
+    )
+
+
 def _replay(record, request_fingerprint):
     if record.fingerprint != request_fingerprint:
-        raise ApiError(
-            409,
-            "This Idempotency-Key was already used with a different request. Use a new key "
-            "for a new request.",
-            code="idempotency-key-reused",
-        )
+        raise key_reused()
     response = HttpResponse(
         record.response_body, status=record.status_code, content_type=record.response_content_type
     )

@@ -3,7 +3,14 @@
 from django.http import JsonResponse
 
 from core.context import get_request_info
-from core.errors import Conflict, Forbidden, NotFound, RuleViolation, ServiceError
+from core.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    RuleViolation,
+    ServiceError,
+)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://ledgerline.dev/problems/"
@@ -28,6 +35,7 @@ TITLES = {
 DOMAIN_ERRORS = {
     NotFound: (404, None),  # typed like every other 404 (an unknown path too): `.../404`
     Forbidden: (403, "forbidden"),
+    IdempotencyKeyReused: (409, "idempotency-key-reused"),
     Conflict: (409, "conflict"),
     RuleViolation: (422, "business-rule"),
     ServiceError: (422, "business-rule"),

@@ -251,6 +251,46 @@ def test_close_with_an_active_hold_is_422(api, account):
     assert api.post(f"{BASE}/{ref}/close").json()["status"] == "closed"
 
 
+def test_a_zero_balance_with_an_active_hold_does_not_close(api, holder):
+    """A hold on overdraft: the balance is zero, the hold alone refuses the close."""
+    ref = open_account(api, holder, overdraft_limit="10.00")["reference"]
+    hold = created(api.post(f"{BASE}/{ref}/holds", {"amount": "5.00", "reason": "card"}))
+    assert balances(api, ref) == ("0.00", "5.00")
+    body = problem(api.post(f"{BASE}/{ref}/close"), 422)
+    assert body["type"].endswith("/business-rule") and "active holds" in body["detail"]
+    assert api.get(f"{BASE}/{ref}").json()["status"] == "active"
+    assert api.delete(f"{BASE}/{ref}/holds/{hold['id']}").status_code == 204
+    assert api.post(f"{BASE}/{ref}/close").json()["status"] == "closed"
+
+
+def test_an_open_account_keeps_its_customer_open_through_the_api(api, holder):
+    ref = open_account(api, holder)["reference"]
+    customer = f"/api/v1/customers/{holder}"
+    for response in (api.patch(customer, {"status": "closed"}), api.delete(customer)):
+        body = problem(response, 409)
+        assert body["type"].endswith("/conflict")
+        assert f"account {ref} is still open" in body["detail"]
+    assert api.get(customer).json()["status"] == "active"
+    assert api.post(f"{BASE}/{ref}/close").json()["status"] == "closed"
+    assert api.patch(customer, {"status": "closed"}).json()["status"] == "closed"
+    assert api.delete(customer).status_code == 204
+
+
+def test_patch_refusals(api, funded):
+    """Lowering the limit below what is drawn is a refused rule (422); a closed account's
+    settings no longer change (409). Neither changes anything."""
+    api.patch(f"{BASE}/{funded}", {"overdraft_limit": "50.00"})
+    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "130.00"}))  # 30.00 drawn
+    body = problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "20.00"}), 422)
+    assert body["type"].endswith("/business-rule") and "overdrawn" in body["detail"]
+    assert api.get(f"{BASE}/{funded}").json()["overdraft_limit"] == "50.00"
+    api.post(f"{BASE}/{funded}/deposits", {"amount": "30.00"})
+    assert api.post(f"{BASE}/{funded}/close").json()["status"] == "closed"
+    body = problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "0.00"}), 409)
+    assert body["type"].endswith("/conflict") and "closed" in body["detail"]
+    assert api.get(f"{BASE}/{funded}").json()["overdraft_limit"] == "50.00"
+
+
 # --- deposits and withdrawals -----------------------------------------------------------------
 
 
@@ -670,23 +710,50 @@ def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
     assert balances(api, funded) == ("100.00", "100.00")
 
 
+def _purge():
+    with system_scope():
+        IdempotencyRecord.objects.all().delete()  # as purge_idempotency_records does, a day on
+
+
 def test_a_retry_after_the_stored_response_is_purged_still_posts_once(api, funded, tenant):
     url = f"{BASE}/{funded}/withdrawals"
     key = {"Idempotency-Key": "late-retry"}
-    first = created(api.post(url, {"amount": "10.00"}, headers=key))
-    with system_scope():
-        IdempotencyRecord.objects.all().delete()  # as purge_idempotency_records does, a day on
-    again = created(api.post(url, {"amount": "10.00"}, headers=key))
-    assert again["id"] == first["id"] and again["balance_after"] == "90.00"
+    sent = {"amount": "10.00", "description": "ATM", "external_reference": "atm-1"}
+    response = api.post(url, sent, headers=key)
+    first = created(response)
+    assert "Idempotent-Replayed" not in response
+    _purge()
+    response = api.post(url, sent, headers=key)
+    assert created(response) == first and response["Idempotent-Replayed"] == "true"
     assert balances(api, funded) == ("90.00", "90.00")
-    with system_scope():
-        IdempotencyRecord.objects.all().delete()
-    assert problem(api.post(url, {"amount": "11.00"}, headers=key), 409)["type"].endswith(
-        "/conflict"
-    )
+    # The same key with another body is another request, whatever part of it differs.
+    for changed in (
+        {"amount": "11.00"},
+        {"description": "ATM withdrawal"},
+        {"external_reference": "atm-2"},
+        {"value_date": (timezone.localdate() - datetime.timedelta(days=1)).isoformat()},
+    ):
+        _purge()
+        body = problem(api.post(url, {**sent, **changed}, headers=key), 409)
+        assert body["type"].endswith("/idempotency-key-reused"), changed
+    assert balances(api, funded) == ("90.00", "90.00")
     # Another integration of the bank may use the same key for its own movement.
     other = make_api_client(tenant)
     assert created(other.post(url, {"amount": "10.00"}, headers=key))["id"] != first["id"]
+
+
+def test_a_transfer_retried_after_the_purge_is_a_replay(api, holder, funded):
+    target = open_account(api, holder)["reference"]
+    key = {"Idempotency-Key": "late-transfer"}
+    sent = {"from_account": funded, "to_account": target, "amount": "7.00", "description": "rent"}
+    first = created(api.post("/api/v1/transfers", sent, headers=key))
+    _purge()
+    response = api.post("/api/v1/transfers", sent, headers=key)
+    assert created(response) == first and response["Idempotent-Replayed"] == "true"
+    _purge()
+    body = problem(api.post("/api/v1/transfers", {**sent, "description": "gift"}, headers=key), 409)
+    assert body["type"].endswith("/idempotency-key-reused")
+    assert balances(api, funded) == ("93.00", "93.00")
 
 
 def test_a_deposit_past_what_the_ledger_holds_is_422_naming_the_amount(api, funded, tenant):

@@ -1,7 +1,15 @@
-"""Retries: concurrent requests with one Idempotency-Key move money once, and a unit of work
-that PostgreSQL aborts (deadlock, serialization failure) is rerun instead of answered 500."""
+"""Money over HTTP under concurrency: random transfers and racing withdrawals answer only 201
+or 422 and conserve money; concurrent requests with one Idempotency-Key move money once; a
+unit of work that PostgreSQL aborts (deadlock, serialization failure) is rerun instead of
+answered 500."""
+
+import io
+import random
+import uuid
+from decimal import Decimal
 
 import pytest
+from django.core.management import call_command
 from django.db import OperationalError
 
 from accounts import api as api_module
@@ -56,6 +64,65 @@ def test_concurrent_retries_of_a_transfer_post_once(tenant):
     assert run_concurrently(*[retry] * 4) == [201] * 4
     assert balances(api, source) == ("3.00", "3.00")
     assert balances(api, target) == ("7.00", "7.00")
+
+
+@postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_random_transfers_and_racing_withdrawals_through_the_api(tenant):
+    """The service-level race of test_concurrency.py over HTTP, each request with its own
+    Idempotency-Key: 6 threads make 40 random transfers each among five accounts (some with an
+    overdraft), while 2 threads race 20 withdrawals each of 10.00 from an account holding
+    100.00. Every answer is 201 or a 422 naming the rule; nothing is lost or overdrawn."""
+    api = make_api_client(tenant)
+    holder = holder_of(tenant)
+    limits = ("0.00", "0.00", "50.00", "100.00", "0.00")
+    pool = [open_account(api, holder, overdraft_limit=limit)["reference"] for limit in limits]
+    target = open_account(api, holder)["reference"]
+    for ref in pool:
+        api.post(f"{BASE}/{ref}/deposits", {"amount": "500.00"})
+    api.post(f"{BASE}/{target}/deposits", {"amount": "100.00"})
+
+    def post(path, body):
+        headers = {"Idempotency-Key": str(uuid.uuid4())}
+        response = ApiClient(api.raw_key).post(path, body, headers=headers)
+        if response.status_code == 422:
+            assert response.json()["type"].endswith("/business-rule"), response.content
+        return response.status_code
+
+    def transfers(seed):
+        rng = random.Random(seed)
+        statuses = []
+        for _ in range(40):
+            source, destination = rng.sample(pool, 2)
+            amount = f"{Decimal(rng.randint(1, 40000)) / 100:.2f}"
+            body = {"from_account": source, "to_account": destination, "amount": amount}
+            statuses.append(post("/api/v1/transfers", body))
+        return statuses
+
+    def withdrawals():
+        return [post(f"{BASE}/{target}/withdrawals", {"amount": "10.00"}) for _ in range(20)]
+
+    outcomes = run_concurrently(
+        *[lambda seed=seed: transfers(seed) for seed in range(6)], withdrawals, withdrawals
+    )
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    assert not failures, failures
+    statuses = [status for outcome in outcomes for status in outcome]
+    assert set(statuses) <= {201, 422}, sorted(set(statuses))
+    transferred = sum(status == 201 for outcome in outcomes[:6] for status in outcome)
+    assert transferred > 80  # the run really moved money (most transfers fit)
+    assert sum(status == 201 for outcome in outcomes[6:] for status in outcome) == 10
+
+    assert balances(api, target) == ("0.00", "0.00")
+    held = {ref: api.get(f"{BASE}/{ref}").json() for ref in pool}
+    assert sum(Decimal(body["balance"]) for body in held.values()) == Decimal("2500.00")
+    for ref, body in held.items():
+        assert Decimal(body["balance"]) >= -Decimal(body["overdraft_limit"]), ref
+    with tenant_context(tenant):
+        assert Journal.objects.filter(kind="transfer").count() == transferred
+    out = io.StringIO()
+    call_command("reconcile_ledger", "--no-progress", stdout=out)
+    assert "harbour: balanced" in out.getvalue()
 
 
 class _Deadlock(Exception):
