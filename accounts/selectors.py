@@ -47,6 +47,8 @@ _TWO_BY_REFERENCE = PreparedQuery(
 
 def customer_accounts_by_reference(*references):
     """The live customer accounts among one or two `references` (unknown ones are left out)."""
+    if len(references) > 2:
+        raise TypeError("Pass one or two references (a transfer's sides).")
     if not references:
         return []
     first, second = references[0], references[-1]

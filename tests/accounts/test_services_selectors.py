@@ -57,6 +57,17 @@ def test_a_customer_account_selector_never_finds_an_internal_one(in_tenant, list
         selectors.customer_account_as_of("SETTLEMENT-EUR", timezone.now())
 
 
+def test_accounts_by_reference_finds_a_transfers_sides_and_refuses_more(in_tenant, listed):
+    first, second = (account.reference for account in listed[:2])
+    found = selectors.customer_accounts_by_reference(first, second)
+    assert {a.reference for a in found} == {first, second}
+    assert [a.reference for a in selectors.customer_accounts_by_reference(first)] == [first]
+    assert selectors.customer_accounts_by_reference(first, "ACC-999999")[0].reference == first
+    assert selectors.customer_accounts_by_reference() == []
+    with pytest.raises(TypeError):  # a third would be dropped without a word
+        selectors.customer_accounts_by_reference(first, second, listed[2].reference)
+
+
 def test_a_reference_holding_a_nul_is_not_found_not_a_database_error(in_tenant, listed):
     """PostgreSQL refuses to compare text holding a NUL; the selectors refuse it first."""
     reference = listed[0].reference + "\x00"
