@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import Account, Hold, Journal, Posting
 from core.db.prepared import PreparedQuery
 from core.errors import NotFound
-from core.history import version_as_of
+from core.history import covering, version_as_of
 
 # Keyset order of statements, served by the `posting_statement` index.
 STATEMENT_ORDERING = ("-posted_at", "-id")
@@ -67,6 +67,7 @@ def customer_account_as_of(reference, when):
     # Postings and holds are never rewritten: the last balance_after before `when` is the
     # balance then, and the holds placed by then and neither released nor expired by then
     # were the ones withholding money.
+    when = covering(when)
     balance = (
         Posting.objects.filter(account_id=current.pk, posted_at__lte=when)
         .order_by(*STATEMENT_ORDERING)

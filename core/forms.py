@@ -44,10 +44,12 @@ class UtcDateTimeField(forms.DateTimeField):
 
 
 class AsOfQueryForm(forms.Form):
-    """`?as_of=` of the detail endpoints: the object as it was at that moment."""
+    """`?as_of=` of the detail endpoints: the object as it was at that moment (read with
+    `core.history.covering`)."""
 
     as_of = UtcDateTimeField(
         required=False,
         help_text="ISO 8601 timestamp (e.g. 2025-03-01T12:00:00Z): the object as it was then; "
-        "404 if it did not exist yet.",
+        "404 if it did not exist yet. A timestamp to the millisecond (as this API writes them) "
+        "covers that whole millisecond.",
     )

@@ -11,6 +11,8 @@ A model may also declare, for the history views and the audit trail:
   object's changes belong to as well (a relationship's changes show in its customer's history).
 """
 
+import datetime
+
 from django.db import models
 from django.dispatch import receiver
 from simple_history.models import HistoricalRecords
@@ -92,6 +94,12 @@ def history_context():
     }
 
 
+# The field whose value dates each kind of history row: a version is the object as its own
+# timestamps show it, so `?as_of=` the `created_at` or `updated_at` an answer carried finds that
+# very version (simple-history stamps the row with now(), just after the save set them).
+_STAMP_BY_HISTORY_TYPE = {"+": "created_at", "~": "updated_at"}
+
+
 @receiver(pre_create_historical_record)
 def fill_history_context(sender, instance, history_instance, **kwargs):
     if not isinstance(history_instance, HistoryContext):
@@ -100,6 +108,9 @@ def fill_history_context(sender, instance, history_instance, **kwargs):
         setattr(history_instance, name, value)
     action = instance.__dict__.pop("_history_action", None)
     history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]
+    stamp = getattr(instance, _STAMP_BY_HISTORY_TYPE.get(history_instance.history_type, ""), None)
+    if stamp is not None:
+        history_instance.history_date = stamp
 
 
 def changed_fields(older, newer, *, hidden=(), masked=None):
@@ -135,11 +146,21 @@ def declared_changes(older, newer):
     )
 
 
+def covering(when):
+    """The last instant `when` stands for. The API writes timestamps to the millisecond, so a
+    moment given to the millisecond covers all of it: `as_of` the `updated_at` an answer
+    carried then finds the version that answer described, saved microseconds into it."""
+    if when.microsecond % 1000 == 0:
+        return when + datetime.timedelta(microseconds=999)
+    return when
+
+
 def version_as_of(model, *, pk, when):
     """The object with primary key `pk` as it was at `when` (an instance rebuilt from its
-    history), or None if it did not exist then or had been deleted (soft or hard)."""
+    history; `covering(when)`), or None if it did not exist then or had been deleted (soft or
+    hard)."""
     row = (
-        model.history.filter(id=pk, history_date__lte=when)
+        model.history.filter(id=pk, history_date__lte=covering(when))
         .order_by("-history_date", "-history_id")
         .first()
     )

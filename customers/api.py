@@ -77,7 +77,7 @@ class CustomerDetail(ApiView):
         request_form=CustomerUpdateForm,
         partial=True,
         response=CUSTOMER,
-        errors=(409,),
+        errors=(409, 422),
         tags=TAGS,
     )
     def patch(self, request, ref):
@@ -171,12 +171,13 @@ class CustomerHistory(ApiView):
     @operation(
         operation_id="getCustomerHistory",
         scope="customers:read",
-        summary="This customer's audit trail (its relationships' changes included), newest first",
+        summary="This customer's audit trail (its relationships' changes included), newest "
+        "first; a deleted customer's too",
         response=AUDIT_EVENT,
         paginated=True,
         tags=TAGS,
     )
     def get(self, request, ref):
-        history = selectors.history_of(selectors.get_customer(ref))
+        history = selectors.history_of(selectors.get_customer(ref, include_deleted=True))
         rows, cursor = paginate(request, history, ordering=audit_selectors.ORDERING)
         return {"data": [event_json(e) for e in rows], "next_cursor": cursor}

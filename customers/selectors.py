@@ -17,13 +17,15 @@ SEARCH_ORDERING = ("-rank", "-id")
 LIST_ORDERING = ("-created_at", "-id")
 
 
-def get_customer(reference):
-    """The current tenant's live customer with `reference`; NotFound otherwise (another
-    tenant's too)."""
+def get_customer(reference, *, include_deleted=False):
+    """The current tenant's live customer with `reference` (or a soft-deleted one too, with
+    `include_deleted`: its audit trail stays readable); NotFound otherwise (another tenant's
+    too)."""
     if "\x00" in reference:  # PostgreSQL refuses NUL in text; no reference contains one
         raise NotFound("No such customer.")
+    customers = Customer.all_objects if include_deleted else Customer.objects
     try:
-        return Customer.objects.get(reference=reference)
+        return customers.get(reference=reference)
     except Customer.DoesNotExist:
         raise NotFound(f"No customer {reference}.") from None
 

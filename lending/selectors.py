@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts import currencies
 from core.errors import NotFound
-from core.history import version_as_of
+from core.history import covering, version_as_of
 from lending import allocation
 from lending.models import (
     COMPONENTS,
@@ -69,6 +69,7 @@ def loan_as_of(reference, when):
     loan = version_as_of(Loan, pk=current.pk, when=when) if current else None
     if loan is None:
         raise NotFound(f"No loan {reference} at {when.isoformat()}.")
+    when = covering(when)
     owed = dict.fromkeys(COMPONENTS, ZERO)
     if loan.disbursed_on is not None:
         installments = Installment.objects.filter(loan_id=loan.pk).aggregate(

@@ -173,6 +173,38 @@ def test_as_of_returns_each_earlier_version_exactly(api, in_tenant):
     )
 
 
+def test_as_of_the_timestamps_an_answer_carried_finds_that_version(api, in_tenant):
+    """`created_at` from the POST and `updated_at` from each PATCH name their own version, to
+    the microsecond: the history row is dated by the object's timestamps, not stamped later."""
+    response = api.post(
+        "/api/v1/customers",
+        {
+            "type": "individual",
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "date_of_birth": "1990-05-01",
+        },
+    )
+    assert response.status_code == 201, response.content
+    created = response.json()
+    url = f"/api/v1/customers/{created['reference']}"
+    versions = [(created["created_at"], "Jane"), (created["updated_at"], "Jane")]
+    for name in ("Janet", "Joan"):
+        versions.append((api.patch(url, {"first_name": name}).json()["updated_at"], name))
+    for moment, name in versions:
+        response = api.get(url, {"as_of": moment})
+        assert response.status_code == 200, (moment, response.content)
+        assert response.json()["first_name"] == name, moment
+    just_before = datetime.datetime.fromisoformat(versions[-1][0]) - datetime.timedelta(
+        microseconds=1
+    )
+    assert api.get(url, {"as_of": just_before.isoformat()}).json()["first_name"] == "Janet"
+    before = datetime.datetime.fromisoformat(created["created_at"]) - datetime.timedelta(
+        microseconds=1
+    )
+    assert api.get(url, {"as_of": before.isoformat()}).status_code == 404
+
+
 def test_as_of_sees_a_customer_deleted_since_and_not_one_deleted_then(api, in_tenant):
     jane = CustomerFactory(tenant=in_tenant)
     alive = timezone.now()

@@ -309,6 +309,16 @@ def test_history_lists_changes_with_actor_and_masks_national_id(api, jane):
     assert "AB123456C" not in str(events) and "ZZ999999Z" not in str(events)
 
 
+def test_a_deleted_customers_history_stays_readable(api, jane, other_api):
+    """Deleted, the customer is 404 but its trail, its deletion included, is not."""
+    ref = jane["reference"]
+    assert api.delete(f"{BASE}/{ref}").status_code == 204
+    assert api.get(f"{BASE}/{ref}").status_code == 404
+    events = api.get(f"{BASE}/{ref}/history").json()["data"]
+    assert [e["action"] for e in events] == ["soft_delete", "create"]
+    assert other_api.get(f"{BASE}/{ref}/history").status_code == 404
+
+
 def test_history_pages(api, jane, django_assert_max_num_queries):
     ref = jane["reference"]
     for n in range(4):
