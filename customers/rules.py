@@ -45,12 +45,27 @@ TYPE_LABEL = {Type.INDIVIDUAL: "an individual", Type.BUSINESS: "a business"}
 # separators, unassigned and private-use code points, and the blank letters of some scripts.
 _INVISIBLE_CATEGORIES = frozenset({"Cf", "Zs", "Zl", "Zp", "Cn", "Co"})
 _BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Default-ignorable marks outside those categories (Unicode's Default_Ignorable_Code_Point):
+# the combining grapheme joiner, Khmer inherent vowels, Mongolian free variation selectors and
+# the variation selectors, plain and supplementary.
+_IGNORABLE_MARKS = (
+    (0x034F, 0x034F),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0xFE00, 0xFE0F),
+    (0xE0100, 0xE01EF),
+)
 # Control characters (CR, LF, tab, NUL, ...) and line/paragraph separators break a name's line.
 _LINE_BREAKING = frozenset({"Cc", "Zl", "Zp"})
 
 
 def _invisible(char):
-    return unicodedata.category(char) in _INVISIBLE_CATEGORIES or char in _BLANK_LETTERS
+    code = ord(char)
+    return (
+        unicodedata.category(char) in _INVISIBLE_CATEGORIES
+        or char in _BLANK_LETTERS
+        or any(low <= code <= high for low, high in _IGNORABLE_MARKS)
+    )
 
 
 def clean_name(value):
@@ -199,10 +214,16 @@ KYC_TRANSITIONS = {
 }
 
 
-def check_editable(customer):
-    """A deleted customer is restored before it is edited; a closed one is final."""
+def check_not_deleted(customer):
+    """A deleted customer is restored before anything about it changes (its fields, status
+    or KYC)."""
     if customer.is_deleted:
         raise Conflict(f"{customer.reference} is deleted; restore it before editing.")
+
+
+def check_editable(customer):
+    """A deleted customer is restored before it is edited; a closed one is final."""
+    check_not_deleted(customer)
     if customer.status == Status.CLOSED:
         raise Conflict(f"{customer.reference} is closed; a closed customer's record is final.")
 

@@ -131,6 +131,7 @@ def _refuse_if_blocked(customer, doing):
 def change_status(*, customer, status, by=None):
     """Move the customer along a status transition; returns it as saved."""
     current = _locked(customer)
+    rules.check_not_deleted(current)
     if status != current.status:
         _save(current, by=by, update_fields=[*_apply_status(current, status), "updated_at"])
     return current
@@ -140,6 +141,7 @@ def change_status(*, customer, status, by=None):
 def change_kyc_status(*, customer, kyc_status, by=None):
     """Move the customer's KYC along a transition, recording who and when; returns it."""
     current = _locked(customer)
+    rules.check_not_deleted(current)
     if kyc_status != current.kyc_status:
         fields = _apply_kyc_status(current, kyc_status, by)
         _save(current, by=by, update_fields=[*fields, "updated_at"])

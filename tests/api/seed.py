@@ -42,7 +42,7 @@ def seed(tenant):
             f"SETTLEMENT-{account.currency}",  # the bank's own: never a partner's (404)
             *seed_loans(tenant),
         ],
-        "relationship_id": [relationship.pk],
+        "relationship_id": [relationship.number],  # the API's id: the per-tenant number
         "hold_id": [str(hold.public_id)],
     }
 

@@ -245,6 +245,17 @@ def test_deleted_customer_cannot_be_edited(customer):
     assert Customer.all_objects.get(pk=customer.pk).first_name != "New"
 
 
+def test_a_deleted_customers_status_and_kyc_do_not_change(customer):
+    """What the admin's lifecycle buttons and actions call: refused as an edit is."""
+    services.soft_delete_customer(customer=customer)
+    with pytest.raises(Conflict, match="restore it"):
+        services.change_status(customer=customer, status=S.BLOCKED)
+    with pytest.raises(Conflict, match="restore it"):
+        services.change_kyc_status(customer=customer, kyc_status="verified")
+    stored = Customer.all_objects.get(pk=customer.pk)
+    assert (stored.status, stored.kyc_status) == (customer.status, customer.kyc_status)
+
+
 def test_closed_customer_record_is_final(customer):
     services.change_status(customer=customer, status=S.CLOSED)
     with pytest.raises(Conflict, match="closed"):

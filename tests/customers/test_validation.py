@@ -199,6 +199,9 @@ def test_admin_offers_countries_by_name(in_tenant):
         "\u00a0\u2003",  # no-break and em spaces (Zs)
         "\u3164",  # Hangul filler
         "\u2800",  # Braille blank
+        "\ufe0f\u034f",  # variation selector-16, combining grapheme joiner
+        "\u180b\u17b4\u17b5",  # Mongolian free variation selector, Khmer inherent vowels
+        "\U000e0100",  # variation selector-17
         "  ",
     ],
 )
