@@ -104,6 +104,8 @@ def test_deleted_event_fails_at_the_gap(chain, tenant):
     broken = verify(tenant).broken
     assert broken.event_id == after.pk
     assert f"position {gone.seq} is missing" in broken.reason
+    with pytest.raises(CommandError, match=f"event #{after.pk} .*position {gone.seq} is missing"):
+        call_command("verify_audit_chain", tenant="harbour")
 
 
 def test_deleted_last_event_fails_against_the_head(chain, tenant):
@@ -113,6 +115,8 @@ def test_deleted_last_event_fails_against_the_head(chain, tenant):
         cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [last.pk])
     broken = verify(tenant).broken
     assert broken.event_id is None and "head records position" in broken.reason
+    with pytest.raises(CommandError, match="head records position"):
+        call_command("verify_audit_chain", tenant="harbour")
 
 
 def test_swapped_events_fail_at_the_first_of_them(chain, tenant):
@@ -123,6 +127,8 @@ def test_swapped_events_fail_at_the_first_of_them(chain, tenant):
         cursor.execute("UPDATE audit_auditevent SET seq = %s WHERE id = %s", [second.seq, first.pk])
     broken = verify(tenant).broken
     assert broken.event_id == second.pk and broken.seq == first.seq
+    with pytest.raises(CommandError, match=f"event #{second.pk} "):
+        call_command("verify_audit_chain", tenant="harbour")
 
 
 def test_verify_command_reports_waiting_events_and_intact_chains(chain, tenant, capsys):
