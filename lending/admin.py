@@ -37,6 +37,7 @@ from lending.admin_forms import (
     ParDateForm,
     RejectionForm,
     RepaymentForm,
+    RepaymentReversalForm,
     allocation_label,
 )
 from lending.models import Collateral, Installment, Loan, LoanProduct, Repayment
@@ -366,6 +367,7 @@ DECISIONS = {
     "reject": Decision("Reject…", (Status.PENDING_APPROVAL,)),
     "disburse": Decision("Disburse", (Status.APPROVED,), "Disbursed"),
     "repay": Decision("Repay…", (Status.ACTIVE,)),
+    "reverse_repayment": Decision("Reverse latest repayment…", (Status.ACTIVE, Status.CLOSED)),
     "add_collateral": Decision(
         "Add collateral…", (Status.PENDING_APPROVAL, Status.APPROVED, Status.ACTIVE)
     ),
@@ -758,6 +760,12 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
                 by=request.user,
             )
             return f"Repaid {money(repayment.amount, currency)} {currency} on {loan.reference}."
+        if name == "reverse_repayment":
+            repayment = services.reverse_repayment(repayment=data["repayment"], by=request.user)
+            return (
+                f"Reversed the repayment of {money(repayment.amount, currency)} {currency} "
+                f"received on {repayment.received_on.isoformat()} on {loan.reference}."
+            )
         collateral = services.add_collateral(loan=loan, **data, by=request.user)
         return f"Added {collateral.get_type_display().lower()} to {loan.reference}."
 
@@ -824,6 +832,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
 FORMS = {
     "reject": ("Reject", RejectionForm, "Reject"),
     "repay": ("Repayment on", RepaymentForm, "Repay"),
+    "reverse_repayment": ("Reverse the latest repayment of", RepaymentReversalForm, "Reverse"),
     "add_collateral": ("Collateral for", CollateralForm, "Add collateral"),
 }
 

@@ -12,9 +12,10 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 
+from accounts.currencies import format_amount
 from core.context import get_current_tenant
 from core.forms import TenantScopedModelForm
-from lending import rules
+from lending import rules, selectors
 from lending.models import COMPONENTS, Collateral, Loan, LoanProduct
 
 
@@ -104,6 +105,37 @@ class RepaymentForm(forms.Form):
         self.fields[
             "amount"
         ].help_text = f"In {loan.currency}, taken from account {loan.account.reference}."
+
+
+class RepaymentReversalForm(forms.Form):
+    """Reversing the loan's latest repayment still standing (repayments are reversed newest
+    first): the staff member ticks what it will do."""
+
+    confirm = forms.BooleanField(
+        label="Reverse it",
+        help_text="A reversal journal returns the money to the deposit account; the "
+        "installments, and a schedule the repayment recomputed, are as they were before it; a "
+        "loan it closed is active again.",
+    )
+
+    def __init__(self, *args, loan, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.repayment = selectors.repayments_of(loan).filter(reversed_at__isnull=True).first()
+        if self.repayment is None:
+            self.fields["confirm"].label = "Nothing to reverse"
+        else:
+            self.fields["confirm"].label = (
+                f"Reverse {format_amount(self.repayment.amount, loan.currency)} {loan.currency} "
+                "received on "
+                f"{self.repayment.received_on.isoformat()}"
+            )
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.repayment is None:
+            raise forms.ValidationError("This loan has no repayment to reverse.")
+        cleaned["repayment"] = self.repayment
+        return cleaned
 
 
 class RejectionForm(forms.Form):

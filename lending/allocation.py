@@ -146,6 +146,14 @@ def allocate_due(installments, amount, order, allocation):
     return left
 
 
+def days_past_due(installments, on):
+    """The days on `on` since the oldest overdue installment fell due (0 if none is): what close
+    of day sets on each loan, for a batch in SQL (close_of_day._set_days_past_due), and a
+    repayment or its reversal sets on its loan at once."""
+    due_dates = [i.due_date for i in installments if i.status == Status.OVERDUE]
+    return (on - min(due_dates)).days if due_dates else 0
+
+
 def settle_status(installment, on):
     """An installment's status after a payment received `on`: paid once nothing is owed;
     otherwise an overdue one stays overdue and a touched one is partially paid."""

@@ -7,6 +7,7 @@ transaction) and record an audit event for each decision and movement, besides t
 history. `by` is who acts (a user, a partner key or a label), as in `accounts.services`.
 """
 
+import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -484,10 +485,32 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
         },
         by,
     )
-    if not any(i.outstanding for i in installments if i.pk not in deleted):
-        _move(current, "close", by, [], closed_on=received_on)
+    remaining = [i for i in installments if i.pk not in deleted]
+    figures = _schedule_figures(current, remaining, today)
+    if not any(i.outstanding for i in remaining):
+        _move(current, "close", by, [], closed_on=received_on, **figures)
+    elif figures:
+        _save(current, list(_set(current, figures)), by)
     repayment.loan = current
     return repayment
+
+
+def _schedule_figures(loan, installments, today):
+    """What the loan shows of its installments and differs now: `maturity_date` (the last due
+    date, earlier once a payment ahead shortened the term) and `days_past_due` (0 once nothing
+    is overdue; close of day keeps counting from there)."""
+    figures = {
+        "maturity_date": max(i.due_date for i in installments),
+        "days_past_due": allocation.days_past_due(installments, today),
+    }
+    return {name: value for name, value in figures.items() if getattr(loan, name) != value}
+
+
+def _set(instance, values):
+    """Set `values` on `instance`; their names."""
+    for name, value in values.items():
+        setattr(instance, name, value)
+    return values
 
 
 def _pay_ahead(loan, period, on, left, paid, minor):
@@ -599,7 +622,7 @@ def reverse_repayment(*, repayment, by=None):
                     tenant_id=loan.tenant_id,
                     loan=loan,
                     number=row["number"],
-                    due_date=row["due_date"],
+                    due_date=datetime.date.fromisoformat(row["due_date"]),
                     principal=Decimal(row["principal"]),
                     interest=Decimal(row["interest"]),
                 )
@@ -610,6 +633,7 @@ def reverse_repayment(*, repayment, by=None):
             touched[installment.number] = installment
     _save_installments(list(touched.values()))
     Installment.objects.bulk_create(recreated)
+    figures = _schedule_figures(loan, [*installments.values(), *recreated], timezone.localdate())
     current_repayment.reversed_at = timezone.now()
     current_repayment.reversal_journal = journal
     current_repayment.save(update_fields=["reversed_at", "reversal_journal", "updated_at"])
@@ -622,8 +646,10 @@ def reverse_repayment(*, repayment, by=None):
     if loan.status == Status.CLOSED:
         before = loan.status
         loan.status, loan.closed_on = Status.ACTIVE, None
-        _save(loan, ["status", "closed_on"], by)
+        _save(loan, ["status", "closed_on", *_set(loan, figures)], by)
         _event(loan, "loan_reopen", {"status": [before, loan.status]}, by)
+    elif figures:
+        _save(loan, list(_set(loan, figures)), by)
     return current_repayment
 
 

@@ -425,6 +425,29 @@ def test_bad_or_refused_repayments_are_errors_on_the_form(staff_client, book, am
     assert not Repayment.objects.exists()
 
 
+def test_the_latest_repayment_is_reversed_from_the_loans_page_after_a_tick(staff_client, book):
+    loan = active_loan(book, "1200")
+    first = services.repay_loan(loan=loan, amount="100.00")
+    latest = services.repay_loan(loan=loan, amount="50.00")
+    url = url_of(loan, "decide/reverse_repayment")
+    assert url in staff_client.get(url_of(loan)).content.decode()  # a button on the page
+    assert "Reverse 50.00 EUR received on" in staff_client.get(url).content.decode()
+    response = staff_client.post(url, {"_submit": "Reverse"})  # not ticked: nothing happens
+    assert response.status_code == 200 and response.context["form"].errors
+    assert Repayment.objects.get(pk=latest.pk).reversed_at is None
+    assert staff_client.post(url, {"confirm": "on"}).status_code == 302
+    assert Repayment.objects.get(pk=latest.pk).reversal_journal.kind == "reversal"
+    assert successes_of(staff_client.get(url_of(loan))) == [
+        f"Reversed the repayment of 50.00 EUR received on {latest.received_on.isoformat()} "
+        f"on {loan.reference}."
+    ]
+    assert staff_client.post(url, {"confirm": "on"}).status_code == 302  # then the one before
+    assert Repayment.objects.get(pk=first.pk).reversed_at is not None
+    response = staff_client.post(url, {"confirm": "on"})
+    assert response.status_code == 200
+    assert "no repayment to reverse" in response.content.decode()
+
+
 def test_write_off_asks_first_then_writes_off(staff_client, book):
     loan = active_loan(book, "1200")
     url = url_of(loan, "decide/write_off")

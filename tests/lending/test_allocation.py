@@ -189,6 +189,46 @@ def test_paying_everything_closes_the_loan_and_reversing_reopens_it(tenant, loan
         assert state(loan) == before
 
 
+def in_arrears(loan):
+    """As close of day leaves it: every installment due before today overdue, the loan counting
+    the days since the oldest."""
+    today = datetime.date.today()
+    Installment.objects.filter(loan=loan, due_date__lt=today).update(status="overdue")
+    oldest = Installment.objects.filter(loan=loan).order_by("due_date").first().due_date
+    Loan.objects.filter(pk=loan.pk).update(days_past_due=(today - oldest).days)
+    return (today - oldest).days
+
+
+def test_a_repayment_clearing_the_arrears_stops_the_days_past_due_at_once(tenant, loan):
+    """Not at the next close of day: the loan read now is not late any more, closed or not."""
+    with tenant_context(tenant):
+        days = in_arrears(loan)
+        assert days > 0
+        due = sum(i.total for i in selectors.schedule_of(loan) if i.status == "overdue")
+        oldest = services.repay_loan(loan=loan, amount=installment(loan, 1).total)
+        second = installment(loan, 2).due_date
+        assert Loan.objects.get(pk=loan.pk).days_past_due == (datetime.date.today() - second).days
+        services.reverse_repayment(repayment=oldest)
+        assert Loan.objects.get(pk=loan.pk).days_past_due == days
+        services.repay_loan(loan=loan, amount=due)
+        assert Loan.objects.get(pk=loan.pk).days_past_due == 0
+        services.repay_loan(loan=loan, amount=selectors.payoff(loan)["total"])
+        closed = Loan.objects.get(pk=loan.pk)
+        assert (closed.status, closed.days_past_due) == ("closed", 0)
+
+
+def test_a_shortened_term_moves_the_maturity_date_and_a_reversal_restores_it(tenant):
+    loan = future_loan(tenant, "shorten_term")
+    with tenant_context(tenant):
+        maturity = Loan.objects.get(pk=loan.pk).maturity_date
+        assert maturity == selectors.schedule_of(loan).last().due_date
+        repayment = services.repay_loan(loan=loan, amount="500.00")
+        shortened = Loan.objects.get(pk=loan.pk).maturity_date
+        assert shortened == selectors.schedule_of(loan).last().due_date < maturity
+        services.reverse_repayment(repayment=repayment)
+        assert Loan.objects.get(pk=loan.pk).maturity_date == maturity
+
+
 def test_paying_the_installments_as_scheduled_closes_the_loan(tenant):
     start = datetime.date(2025, 6, 15)
     loan = make_loan(tenant, status="active", start=start, funds="500.00")
