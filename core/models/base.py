@@ -1,7 +1,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
-from core.context import check_writable_tenant, get_current_tenant
+from core.context import TenantMismatchError, check_writable_tenant, get_current_tenant
 from core.scoping import TenantManager
 
 
@@ -36,8 +36,27 @@ class TenantScopedModel(models.Model):
         abstract = True
 
     def save(self, *args, **kwargs):
+        self.check_tenant_unchanged()
         self.assign_tenant()
         super().save(*args, **kwargs)
+        self._stored_tenant_id = self.tenant_id
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._stored_tenant_id = instance.__dict__.get("tenant_id")
+        return instance
+
+    def check_tenant_unchanged(self):
+        """A row's tenant is fixed when it is created: a stored row given another tenant is
+        refused, in every scope (saved, it would move the row between banks where no row-level
+        security stops it, as on SQLite)."""
+        stored = self.__dict__.get("_stored_tenant_id")
+        if stored is not None and self.tenant_id != stored:
+            raise TenantMismatchError(
+                f"Cannot move a {self._meta.label} row from tenant {stored} to tenant "
+                f"{self.tenant_id}: a row's tenant never changes."
+            )
 
     def assign_tenant(self):
         """Take the current tenant when none is set; refuse another tenant's row (also what

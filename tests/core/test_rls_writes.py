@@ -31,11 +31,18 @@ def test_saving_a_loaded_row_of_another_tenant_is_refused(tenant, other_tenant):
         with pytest.raises(TenantMismatchError):
             theirs.save()
         theirs.tenant = tenant  # "moving" it into the current tenant is an update of B's row
+        with pytest.raises(TenantMismatchError, match="tenant never changes"):
+            theirs.save()
         theirs.tenant_id = other_tenant.pk
         with pytest.raises(TenantMismatchError):
             theirs.save(update_fields=["first_name"])
     with system_scope():
-        assert Customer.objects.get(pk=theirs.pk).first_name != "Mallory"
+        stored = Customer.objects.get(pk=theirs.pk)
+        assert (stored.first_name, stored.tenant_id) != ("Mallory", tenant.pk)
+        assert stored.tenant_id == other_tenant.pk
+        stored.tenant = tenant  # not even the platform moves a row between banks
+        with pytest.raises(TenantMismatchError, match="tenant never changes"):
+            stored.save()
 
 
 def test_bulk_create_refuses_the_whole_batch(tenant, other_tenant):
