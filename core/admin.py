@@ -10,7 +10,7 @@ from core.forms import TenantScopedModelForm
 from core.models import IdempotencyRecord, PartnerKey, StaffMembership, Tenant
 from core.rules import ensure_tenant_active
 from core.scopes import scope_choices
-from core.security.admin import StaffSecurityActions
+from core.security.admin import AuditedStaffAdmin, StaffSecurityActions
 from core.services import issue_partner_key, revoke_partner_key
 
 
@@ -40,12 +40,12 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class PlatformUserAdmin(PlatformOnlyMixin, StaffSecurityActions, UserAdmin):
+class PlatformUserAdmin(PlatformOnlyMixin, AuditedStaffAdmin, StaffSecurityActions, UserAdmin):
     pass
 
 
 @admin.register(Group)
-class PlatformGroupAdmin(PlatformOnlyMixin, GroupAdmin):
+class PlatformGroupAdmin(PlatformOnlyMixin, AuditedStaffAdmin, GroupAdmin):
     pass
 
 

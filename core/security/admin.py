@@ -2,12 +2,14 @@
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.context import get_current_tenant
 from core.security.sessions import end_all_sessions
+from core.security.staff_audit import CHANGED_SECRET, form_changes, record_staff_change
 from core.security.two_factor import reset_devices
 
 
@@ -101,8 +103,37 @@ class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
             end_all_sessions(user)
 
 
+class AuditedStaffAdmin:
+    """Every write of a users or groups admin goes into the audit trail
+    (`core.security.staff_audit`): adds and changes with what changed, deletions, and a new
+    password (that it changed, never what it is)."""
+
+    def save_model(self, request, obj, form, change):
+        changes = form_changes(form)
+        super().save_model(request, obj, form, change)
+        record_staff_change(obj, "update" if change else "create", changes)
+
+    def delete_model(self, request, obj):
+        record_staff_change(obj, "delete")  # first: a user's bank is read through it
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            record_staff_change(obj, "delete")
+        super().delete_queryset(request, queryset)
+
+    def user_change_password(self, request, id, form_url=""):  # users only
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302:  # changed
+            user = self.get_object(request, unquote(id))
+            record_staff_change(
+                user, "password_change", {"password": [CHANGED_SECRET, CHANGED_SECRET]}
+            )
+        return response
+
+
 class StaffSecurityActions:
-    """User admin actions of a platform operator."""
+    """User admin actions of a platform operator, each in the audit trail."""
 
     actions = ["end_sessions", "reset_two_factor"]
 
@@ -110,12 +141,14 @@ class StaffSecurityActions:
     def end_sessions(self, request, queryset):
         for user in queryset:
             end_all_sessions(user)
+            record_staff_change(user, "end_sessions")
         self.message_user(request, f"Ended the sessions of {len(queryset)} user(s).")
 
     @admin.action(description="Reset two-factor devices of the selected users")
     def reset_two_factor(self, request, queryset):
         for user in queryset:
             reset_devices(user=user, by=request.user)
+            record_staff_change(user, "reset_two_factor")
         self.message_user(
             request,
             f"Reset two-factor authentication of {len(queryset)} user(s); they enrol again "
