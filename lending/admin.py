@@ -589,7 +589,12 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             return "—"
         figures = selectors.payoff(loan, on=timezone.localdate())
         currency = loan.currency
-        return f"{money(figures['total'], currency)} {currency}"
+        return format_html(
+            '{} {} · <a href="{}">on another date…</a>',
+            money(figures["total"], currency),
+            currency,
+            reverse("admin:lending_loan_payoff", args=[loan.pk]),
+        )
 
     @admin.display(description="loan-to-value")
     def loan_to_value(self, loan):
@@ -679,6 +684,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
 
         return [
             path("par/", view(self.par_view), name="lending_loan_par"),
+            path("<path:object_id>/payoff/", view(self.payoff_view), name="lending_loan_payoff"),
             path(
                 "<path:object_id>/decide/<slug:name>/",
                 view(self.decision_view),
@@ -789,6 +795,40 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         elif obj is not None and obj.days_past_due:
             context["record_banner"] = f"In arrears: {obj.days_past_due} days past due."
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def payoff_view(self, request, object_id):
+        """What closes the loan on a date (`?on=`, default today), by component: the figure a
+        customer asks for before paying the loan off (`lending.selectors.payoff`)."""
+        loan = self.get_object(request, unquote(object_id))
+        if loan is None:
+            raise Http404("No such loan.")
+        if not self.has_view_permission(request, loan):
+            raise PermissionDenied
+        form = ParDateForm(request.GET or None)
+        on = (form.cleaned_data["on"] if form.is_valid() else None) or timezone.localdate()
+        try:
+            figures = selectors.payoff(loan, on=on)
+        except ValidationError as refusal:  # a date before the disbursement
+            form.add_error("on", refusal.messages[0])
+            figures = None
+        currency = loan.currency
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Payoff of {self.object_label(loan)}",
+            "opts": self.opts,
+            "loan": loan,
+            "form": form,
+            "media": self.media + form.media,
+            "on": on,
+            "active": loan.status == Status.ACTIVE,
+            "rows": [
+                (name.capitalize(), f"{money(figures[name], currency)} {currency}")
+                for name in ("principal", "interest", "fees", "penalties", "total")
+            ]
+            if figures
+            else [],
+        }
+        return TemplateResponse(request, "admin/lending/loan/payoff.html", context)
 
     # --- portfolio at risk ---
 

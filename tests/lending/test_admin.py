@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Journal
 from core.context import tenant_context
-from lending import services
+from lending import selectors, services
 from lending.models import Collateral, Installment, Loan, LoanProduct, Repayment
 from tests.accounts.factories import ActiveCustomerFactory, funded_account
 from tests.core.test_security_headers import INLINE_SCRIPT
@@ -269,6 +269,24 @@ def test_loan_page_shows_schedule_repayments_collateral_and_loan_to_value(staff_
     assert f"{(owed / 2400 * 100).quantize(Decimal('0.1'))} %" in html  # loan-to-value
     assert "Payoff today" in html
     assert 'name="_save"' not in html  # read-only: it changes by its decisions
+
+
+def test_the_payoff_on_a_chosen_date_by_component(staff_client, book):
+    loan = active_loan(book, "1200")
+    page = url_of(loan, "payoff")
+    assert page in staff_client.get(url_of(loan)).content.decode()  # linked from "payoff today"
+    later = loan.disbursed_on + datetime.timedelta(days=45)
+    response = staff_client.get(page, {"on": later.isoformat()})
+    assert response.status_code == 200
+    expected = selectors.payoff(fresh(loan), on=later)
+    shown = dict(response.context["rows"])
+    assert shown["Total"] == f"{expected['total']:,.2f} EUR"
+    assert shown["Interest"] == f"{expected['interest']:,.2f} EUR"
+    assert expected["total"] > selectors.payoff(fresh(loan), on=loan.disbursed_on)["total"]
+    before = loan.disbursed_on - datetime.timedelta(days=1)
+    refused = staff_client.get(page, {"on": before.isoformat()})
+    assert refused.status_code == 200 and not refused.context["rows"]
+    assert "was disbursed on" in refused.content.decode()
 
 
 def test_loan_history_page(staff_client, book):
