@@ -108,7 +108,8 @@ def fill_history_context(sender, instance, history_instance, **kwargs):
         setattr(history_instance, name, value)
     action = instance.__dict__.pop("_history_action", None)
     history_instance.action = action or _ACTION_BY_HISTORY_TYPE[history_instance.history_type]
-    stamp = getattr(instance, _STAMP_BY_HISTORY_TYPE.get(history_instance.history_type, ""), None)
+    field = _STAMP_BY_HISTORY_TYPE.get(history_instance.history_type)  # none for a delete
+    stamp = getattr(instance, field, None) if field else None
     if stamp is not None:
         history_instance.history_date = stamp
 

@@ -726,6 +726,17 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             self.apply_to_each(request, [loan], disburse, decision.verb)
         return back
 
+    def page_context(self, request, title, form, **extra):
+        """The context of a page of the loan admin's own (a staff form, the payoff, PAR)."""
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.opts,
+            "form": form,
+            "media": self.media + form.media,
+            **extra,
+        }
+
     def form_view(self, request, loan, name, back):
         """The staff form of a rejection, a repayment or collateral on this loan."""
         title, form_class, submit = FORMS[name]
@@ -740,16 +751,14 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             else:
                 self.message_user(request, message, messages.SUCCESS)
                 return back
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{title} {self.object_label(loan)}",
-            "opts": self.opts,
-            "loan": loan,
-            "form": form,
-            "media": self.media + form.media,
-            "submit_label": submit,
-            "principal": f"{money(loan.principal, loan.currency)} {loan.currency}",
-        }
+        context = self.page_context(
+            request,
+            f"{title} {self.object_label(loan)}",
+            form,
+            loan=loan,
+            submit_label=submit,
+            principal=f"{money(loan.principal, loan.currency)} {loan.currency}",
+        )
         return TemplateResponse(request, "admin/lending/loan/loan_form.html", context)
 
     def submit(self, request, loan, name, data):
@@ -805,29 +814,28 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         if not self.has_view_permission(request, loan):
             raise PermissionDenied
         form = ParDateForm(request.GET or None)
-        on = (form.cleaned_data["on"] if form.is_valid() else None) or timezone.localdate()
-        try:
-            figures = selectors.payoff(loan, on=on)
-        except ValidationError as refusal:  # a date before the disbursement
-            form.add_error("on", refusal.messages[0])
-            figures = None
+        figures, on = None, timezone.localdate()
+        if not form.is_bound or form.is_valid():  # a malformed date shows its error, no figures
+            on = (form.cleaned_data["on"] if form.is_bound else None) or on
+            try:
+                figures = selectors.payoff(loan, on=on)
+            except ValidationError as refusal:  # a date before the disbursement
+                form.add_error("on", refusal.messages[0])
         currency = loan.currency
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Payoff of {self.object_label(loan)}",
-            "opts": self.opts,
-            "loan": loan,
-            "form": form,
-            "media": self.media + form.media,
-            "on": on,
-            "active": loan.status == Status.ACTIVE,
-            "rows": [
-                (name.capitalize(), f"{money(figures[name], currency)} {currency}")
-                for name in ("principal", "interest", "fees", "penalties", "total")
-            ]
+        rows = [
+            (name.capitalize(), f"{money(figures[name], currency)} {currency}")
+            for name in ("principal", "interest", "fees", "penalties", "total")
             if figures
-            else [],
-        }
+        ]
+        context = self.page_context(
+            request,
+            f"Payoff of {self.object_label(loan)}",
+            form,
+            loan=loan,
+            on=on,
+            active=loan.status == Status.ACTIVE,
+            rows=rows,
+        )
         return TemplateResponse(request, "admin/lending/loan/payoff.html", context)
 
     # --- portfolio at risk ---
@@ -854,17 +862,15 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
                 "figures": figures,
             }
 
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Portfolio at risk",
-            "opts": self.opts,
-            "form": form,
-            "media": self.media + form.media,
-            "report": report,
-            "thresholds": reports.THRESHOLDS,
-            "rows": [shown(row) for row in report.products],
-            "totals": [shown(row) for row in report.totals],
-        }
+        context = self.page_context(
+            request,
+            "Portfolio at risk",
+            form,
+            report=report,
+            thresholds=reports.THRESHOLDS,
+            rows=[shown(row) for row in report.products],
+            totals=[shown(row) for row in report.totals],
+        )
         return TemplateResponse(request, "admin/lending/loan/par.html", context)
 
 

@@ -105,8 +105,7 @@ class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
 
 class AuditedStaffAdmin:
     """Every write of a users or groups admin goes into the audit trail
-    (`core.security.staff_audit`): adds and changes with what changed, deletions, and a new
-    password (that it changed, never what it is)."""
+    (`core.security.staff_audit`): adds and changes with what changed, and deletions."""
 
     def save_model(self, request, obj, form, change):
         changes = form_changes(form)
@@ -122,7 +121,12 @@ class AuditedStaffAdmin:
             record_staff_change(obj, "delete")
         super().delete_queryset(request, queryset)
 
-    def user_change_password(self, request, id, form_url=""):  # users only
+
+class StaffSecurityActions:
+    """User admin actions of a platform operator, each in the audit trail, and a new password
+    set by one (that it changed, never what it is)."""
+
+    def user_change_password(self, request, id, form_url=""):
         response = super().user_change_password(request, id, form_url)
         if request.method == "POST" and response.status_code == 302:  # changed
             user = self.get_object(request, unquote(id))
@@ -130,10 +134,6 @@ class AuditedStaffAdmin:
                 user, "password_change", {"password": [CHANGED_SECRET, CHANGED_SECRET]}
             )
         return response
-
-
-class StaffSecurityActions:
-    """User admin actions of a platform operator, each in the audit trail."""
 
     actions = ["end_sessions", "reset_two_factor"]
 

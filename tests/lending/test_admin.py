@@ -287,6 +287,9 @@ def test_the_payoff_on_a_chosen_date_by_component(staff_client, book):
     refused = staff_client.get(page, {"on": before.isoformat()})
     assert refused.status_code == 200 and not refused.context["rows"]
     assert "was disbursed on" in refused.content.decode()
+    malformed = staff_client.get(page, {"on": "31/02/2026"})
+    assert malformed.status_code == 200 and not malformed.context["rows"]
+    assert malformed.context["form"].errors["on"]
 
 
 def test_loan_history_page(staff_client, book):
