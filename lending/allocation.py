@@ -154,6 +154,17 @@ def days_past_due(installments, on):
     return (on - min(due_dates)).days if due_dates else 0
 
 
+def restore_status(installment, status_before, closed_through):
+    """An installment's status as a reversal leaves it: the one it had before the payment,
+    unless close of day has since closed a day after its due date (`closed_through`: the last
+    day closed, None if never), which would have made it overdue had it not been paid
+    (close_of_day._close_batch, the same rule for a batch in SQL)."""
+    unpaid = status_before in (Status.PENDING, Status.PARTIALLY_PAID)
+    if unpaid and closed_through is not None and installment.due_date < closed_through:
+        status_before = Status.OVERDUE
+    installment.status = status_before
+
+
 def settle_status(installment, on):
     """An installment's status after a payment received `on`: paid once nothing is owed;
     otherwise an overdue one stays overdue and a touched one is partially paid."""

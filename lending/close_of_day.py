@@ -206,6 +206,8 @@ def _close_day(tenant, day, progress, renew):
 
 
 def _close_batch(day, products, low, high, result):
+    # An unpaid installment due before the day closed is overdue (for one installment that a
+    # reversal leaves unpaid: allocation.restore_status).
     in_batch = Q(loan_id__gte=low, loan_id__lte=high, loan__status=Loan.Status.ACTIVE)
     result.overdue += Installment.objects.filter(
         in_batch, status__in=UNPAID, due_date__lt=day

@@ -23,6 +23,7 @@ from core.references import next_reference
 from core.signals import emit_audit_event
 from customers.models import Customer
 from lending import allocation, rules
+from lending.close_of_day import last_closed_day
 from lending.models import (
     COMPONENTS,
     Collateral,
@@ -607,12 +608,14 @@ def reverse_repayment(*, repayment, by=None):
         for i in Installment.objects.select_for_update().filter(loan=loan).order_by("number")
     }
     touched = {}
+    closed_through = last_closed_day()
     for part in current_repayment.allocations.select_related("installment"):
         installment = touched[part.installment.number] = installments[part.installment.number]
         for component in COMPONENTS:
             name = f"{component}_paid"
             setattr(installment, name, getattr(installment, name) - getattr(part, component))
-        installment.status, installment.paid_on = part.status_before, part.paid_on_before
+        allocation.restore_status(installment, part.status_before, closed_through)
+        installment.paid_on = part.paid_on_before
     recreated = []
     for row in current_repayment.schedule_before:
         installment = installments.get(row["number"])

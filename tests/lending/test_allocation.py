@@ -11,6 +11,7 @@ import pytest
 from accounts.models import AccountBalance
 from core.context import tenant_context
 from lending import selectors, services
+from lending.close_of_day import run_close_of_day
 from lending.models import Installment, Loan, RepaymentAllocation
 from lending.rules import TermsViolation
 from lending.schedule import accrued_interest
@@ -215,6 +216,34 @@ def test_a_repayment_clearing_the_arrears_stops_the_days_past_due_at_once(tenant
         services.repay_loan(loan=loan, amount=selectors.payoff(loan)["total"])
         closed = Loan.objects.get(pk=loan.pk)
         assert (closed.status, closed.days_past_due) == ("closed", 0)
+
+
+def test_a_reversal_leaves_an_installment_paid_on_time_overdue_once_its_due_date_is_closed(
+    tenant, loan
+):
+    """Paid on its due date, so close of day passed it by; unpaid again, it is as late as close
+    of day would have made it, and the loan counts its days past due at once."""
+    with tenant_context(tenant):
+        first = installment(loan, 1)
+        early = services.repay_loan(loan=loan, amount=first.total, received_on=first.due_date)
+        assert installment(loan, 1).status == "paid"
+        yesterday = datetime.date.today() - datetime.timedelta(days=1)
+        run_close_of_day(on=yesterday, tenant=tenant)
+        assert installment(loan, 2).status == "overdue"
+        services.reverse_repayment(repayment=early)
+        assert installment(loan, 1).status == "overdue"
+        days = (datetime.date.today() - first.due_date).days
+        assert Loan.objects.get(pk=loan.pk).days_past_due == days
+
+
+def test_a_reversal_before_the_due_date_is_closed_restores_pending(tenant):
+    loan = future_loan(tenant, "reduce_installments")
+    with tenant_context(tenant):
+        repayment = services.repay_loan(loan=loan, amount=installment(loan, 1).total)
+        run_close_of_day(on=datetime.date.today(), tenant=tenant)
+        services.reverse_repayment(repayment=repayment)
+        assert installment(loan, 1).status == "pending"
+        assert Loan.objects.get(pk=loan.pk).days_past_due == 0
 
 
 def test_a_shortened_term_moves_the_maturity_date_and_a_reversal_restores_it(tenant):
