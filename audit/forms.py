@@ -1,7 +1,12 @@
+import datetime
+import re
+
 from django import forms
 
 from audit.models import Channel
 from core.forms import UtcDateTimeField
+
+DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class AuditEventFilterForm(forms.Form):
@@ -10,6 +15,13 @@ class AuditEventFilterForm(forms.Form):
     action = forms.CharField(required=False, max_length=32)
     actor = forms.CharField(required=False, max_length=150)
     channel = forms.ChoiceField(required=False, choices=[("", "any"), *Channel.choices])
+
+    def clean_to(self):
+        # A date alone means through that day: `from=2026-03-01&to=2026-03-01` is that day.
+        end = self.cleaned_data.get("to")
+        if end is not None and DATE_ONLY.fullmatch(self.data.get("to", "").strip()):
+            end += datetime.timedelta(days=1)
+        return end
 
     def clean(self):
         cleaned = super().clean()
@@ -24,8 +36,9 @@ class AuditEventFilterForm(forms.Form):
 
 # `from` is a Python keyword: these two are added by name.
 AuditEventFilterForm.base_fields["from"] = UtcDateTimeField(
-    required=False, help_text="ISO 8601; events at or after it."
+    required=False,
+    help_text="ISO 8601; events at or after it (a date alone: from the day's start, UTC).",
 )
 AuditEventFilterForm.base_fields["to"] = UtcDateTimeField(
-    required=False, help_text="ISO 8601; events before it."
+    required=False, help_text="ISO 8601; events before it, or, a date alone, on or before that day."
 )

@@ -91,6 +91,17 @@ def test_time_range_from_inclusive_to_exclusive(api, log):
     assert found == [("create", "CUS-2"), ("update", "CUS-1")]
 
 
+def test_a_date_alone_as_to_takes_in_the_whole_day(api, log):
+    day = (log - 8 * DAY).date().isoformat()
+    before = (log - 9 * DAY).date().isoformat()
+    customer = {"resource_type": "customers.customer"}
+    assert ids_of(api.get(EVENTS, {"from": before, "to": day, **customer})) == [
+        ("create", "CUS-2"),
+        ("update", "CUS-1"),
+    ]
+    assert ids_of(api.get(EVENTS, {"from": day, "to": day, **customer})) == [("create", "CUS-2")]
+
+
 def test_keyset_pages_cover_everything_once(api, log):
     seen, cursor = [], None
     while True:
