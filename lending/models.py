@@ -151,6 +151,24 @@ class LoanQuerySet(SoftDeleteQuerySet):
             + F("outstanding_principal")
         )
 
+    def with_collateral_value(self):
+        """Annotate `collateral_value`: what the loan's live collateral in its own currency is
+        worth (other currencies are not converted and not counted), one subquery."""
+        value = (
+            Collateral.objects.filter(
+                loan=models.OuterRef("pk"), currency=models.OuterRef("currency")
+            )
+            .order_by()
+            .values("loan")
+            .annotate(total=Sum("value"))
+            .values("total")
+        )
+        return self.annotate(
+            collateral_value=Coalesce(
+                models.Subquery(value), models.Value(0), output_field=_decimal()
+            )
+        )
+
 
 def _decimal():
     return models.DecimalField(**AMOUNT)

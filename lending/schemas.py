@@ -141,6 +141,7 @@ LOAN = component(
             "written_off_on",
             "outstanding",
             "days_past_due",
+            "loan_to_value",
         ],
         "properties": {
             "reference": {"type": "string"},
@@ -181,6 +182,13 @@ LOAN = component(
             "days_past_due": {
                 **_COUNT,
                 "description": "Days since the oldest unpaid installment fell due (close of day).",
+            },
+            "loan_to_value": {
+                "type": ["string", "null"],
+                "pattern": DECIMAL_PATTERN,
+                "description": "Principal outstanding (before disbursement: the principal) over "
+                "the value of the collateral in the loan's currency, as a ratio to 4 places "
+                '("0.8" is 80 %); null when no collateral in that currency secures the loan.',
             },
         },
     },

@@ -42,7 +42,11 @@ def products(active=None):
 
 
 def _loans():
-    return Loan.objects.with_outstanding().select_related("customer", "product", "account")
+    return (
+        Loan.objects.with_outstanding()
+        .with_collateral_value()
+        .select_related("customer", "product", "account")
+    )
 
 
 def get_loan(reference):
@@ -89,6 +93,16 @@ def loan_as_of(reference, when):
     for component, amount in owed.items():
         setattr(loan, f"outstanding_{component}", amount)
     loan.outstanding_total = sum(owed.values(), ZERO)
+    loan.collateral_value = (
+        (
+            Collateral.all_objects.filter(
+                loan_id=loan.pk, currency=loan.currency, created_at__lte=when
+            )
+            .exclude(deleted_at__lte=when)
+            .aggregate(total=Sum("value"))["total"]
+        )
+        or ZERO
+    )
     return loan
 
 
@@ -150,8 +164,11 @@ def collateral_of(loan):
 def loan_to_value(loan):
     """Outstanding principal / the value of the loan's collateral in its currency (collateral
     in another currency is not converted and not counted), as a ratio (0.8 is 80 %); None
-    when nothing in the loan's currency secures it."""
-    value = sum((c.value for c in collateral_of(loan) if c.currency == loan.currency), ZERO)
+    when nothing in the loan's currency secures it. Reads the annotations of `get_loan` and
+    `loans` when the loan has them (no query)."""
+    value = getattr(loan, "collateral_value", None)
+    if value is None:
+        value = sum((c.value for c in collateral_of(loan) if c.currency == loan.currency), ZERO)
     if not value:
         return None
     if loan.status in (Loan.Status.PENDING_APPROVAL, Loan.Status.APPROVED):

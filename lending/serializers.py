@@ -10,6 +10,7 @@ from decimal import Decimal
 from accounts.currencies import format_amount as money
 from core.decimals import plain_decimal
 from lending.models import COMPONENTS, Installment, LoanProduct
+from lending.selectors import loan_to_value
 
 ZERO = Decimal(0)
 
@@ -47,8 +48,9 @@ def product_json(product):
 
 
 def loan_json(loan):
-    """A loan read with its outstanding amounts annotated (`lending.selectors.get_loan`,
-    `loans`) and its customer, product and account joined."""
+    """A loan read with its outstanding amounts and collateral value annotated
+    (`lending.selectors.get_loan`, `loans`, `loan_as_of`) and its customer, product and account
+    joined."""
     currency = loan.currency
     outstanding = {c: getattr(loan, f"outstanding_{c}") for c in (*COMPONENTS, "total")}
     return {
@@ -78,6 +80,7 @@ def loan_json(loan):
         "written_off_on": loan.written_off_on,
         "outstanding": {name: money(value, currency) for name, value in outstanding.items()},
         "days_past_due": loan.days_past_due,
+        "loan_to_value": plain_decimal(loan_to_value(loan)),
     }
 
 

@@ -646,6 +646,24 @@ def test_add_and_list_collateral(api, tenant, pending):
     assert listed == {"data": [car, added], "next_cursor": None}
 
 
+def test_the_loan_shows_its_loan_to_value_now_and_as_of(api, pending):
+    def ltv(**query):
+        return ok(api.get(f"{BASE}/{pending}", query))["loan_to_value"]
+
+    assert ltv() is None
+    before = timezone.now()
+    ok(api.post(f"{BASE}/{pending}/collateral", {**CAR, "currency": "USD"}), 201)
+    assert ltv() is None  # another currency is not converted, not counted
+    ok(api.post(f"{BASE}/{pending}/collateral", CAR), 201)
+    car = timezone.now()
+    ok(api.post(f"{BASE}/{pending}/collateral", {**CAR, "value": "5000.00"}), 201)
+    assert ltv() == "0.5217"  # 12000.00 / 23000.00
+    listed = ok(api.get(BASE))["data"]
+    assert [loan["loan_to_value"] for loan in listed if loan["reference"] == pending] == ["0.5217"]
+    assert ltv(as_of=car.isoformat()) == "0.6667"  # 12000.00 / 18000.00
+    assert ltv(as_of=before.isoformat()) is None
+
+
 @pytest.mark.parametrize(
     ("change", "field"),
     [
