@@ -1,5 +1,6 @@
 """Bases for every ModelAdmin of tenant data."""
 
+import functools
 from itertools import pairwise
 
 from django.contrib import admin, messages
@@ -283,14 +284,30 @@ class SoftDeleteAdminMixin:
         return done
 
     def confirm_then_apply(
-        self, request, objects, *, operation, verb, title, consequences, action="", form_url=""
+        self,
+        request,
+        objects,
+        *,
+        operation,
+        verb,
+        title,
+        consequences,
+        action="",
+        form_url="",
+        form_class=None,
     ):
         """The confirmation page (listing `objects`, each with its consequences) on the first
         request, the operation once it is confirmed (a POST with `post=yes`). From the
         changelist `action` names the admin action to re-submit; from an object's page
-        `form_url` is the view to post back to."""
+        `form_url` is the view to post back to. With `form_class` the page asks for what the
+        operation takes besides the object (a reason, say): confirmed and valid, it runs
+        `operation(request, obj, **cleaned_data)`; invalid, the page shows its errors."""
         objects = list(objects)
-        if request.method == "POST" and request.POST.get("post") == "yes":
+        confirmed = request.method == "POST" and request.POST.get("post") == "yes"
+        form = None if form_class is None else form_class(request.POST if confirmed else None)
+        if confirmed and (form is None or form.is_valid()):
+            if form is not None:
+                operation = functools.partial(operation, **form.cleaned_data)
             self.apply_to_each(request, objects, operation, verb)
             return None
         if not objects:
@@ -308,6 +325,7 @@ class SoftDeleteAdminMixin:
             "rows": [(obj, self.object_label(obj), consequences(obj)) for obj in objects],
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "cancel_url": request.META.get("HTTP_REFERER") or "",
+            "form": form,
         }
         return TemplateResponse(request, self.confirm_template, context)
 

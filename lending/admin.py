@@ -364,7 +364,9 @@ class Decision:
 
 DECISIONS = {
     "approve": Decision("Approve", (Status.PENDING_APPROVAL,), "Approved"),
-    "reject": Decision("Reject…", (Status.PENDING_APPROVAL,)),
+    "reject": Decision(
+        "Reject…", (Status.PENDING_APPROVAL,), "Rejected", confirm="Reject these applications?"
+    ),
     "disburse": Decision("Disburse", (Status.APPROVED,), "Disbursed"),
     "repay": Decision("Repay…", (Status.ACTIVE,)),
     "reverse_repayment": Decision("Reverse latest repayment…", (Status.ACTIVE, Status.CLOSED)),
@@ -377,7 +379,10 @@ DECISIONS = {
 }
 
 
-def _decision_action(name, service):
+def _decision_action(name, service, form_class=None):
+    """The changelist action of decision `name`: `service(request, loan, **form data)` on each
+    selected loan it is offered from; with a confirmation page (and its `form_class`) when the
+    decision asks first, listing `<name>_consequences` for each loan."""
     decision = DECISIONS[name]
 
     def action(self, request, queryset):
@@ -389,8 +394,9 @@ def _decision_action(name, service):
                 operation=service,
                 verb=decision.verb,
                 title=decision.confirm,
-                consequences=self.write_off_consequences,
+                consequences=getattr(self, f"{name}_consequences"),
                 action=name,
+                form_class=form_class,
             )
         self.apply_to_each(request, queryset, service, decision.verb)
         return None
@@ -405,6 +411,10 @@ def _decision_action(name, service):
 
 def _approve(request, loan):
     services.approve_loan(loan=loan, by=request.user)
+
+
+def _reject(request, loan, reason):
+    services.reject_loan(loan=loan, reason=reason, by=request.user)
 
 
 def _disburse(request, loan):
@@ -435,7 +445,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     list_select_related = ["customer", "product"]
     autocomplete_fields = ["customer", "product", "account"]
     ordering = ["-id"]
-    actions = ["approve", "disburse", "write_off"]
+    actions = ["approve", "reject", "disburse", "write_off"]
     inlines = [InstallmentsInline, RepaymentsInline, CollateralInline]
     readonly_fields = [
         "reference",
@@ -664,6 +674,13 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def object_label(self, loan):
         return f"{loan.reference} · {loan.customer.display_name}"
 
+    def reject_consequences(self, loan):
+        currency = loan.currency
+        return [
+            f"The application for {money(loan.principal, currency)} {currency} ends: status "
+            "becomes rejected, with the reason below, and it can no longer be approved.",
+        ]
+
     def write_off_consequences(self, loan):
         currency = loan.currency
         return [
@@ -675,6 +692,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     # --- decisions: changelist actions and buttons on the loan's page ---
 
     approve = _decision_action("approve", _approve)
+    reject = _decision_action("reject", _reject, form_class=RejectionForm)
     disburse = _decision_action("disburse", _disburse)
     write_off = _decision_action("write_off", _write_off)
 

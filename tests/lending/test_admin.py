@@ -361,6 +361,30 @@ def test_approve_action_refuses_the_submitter_by_message(staff_client, book):
     assert Loan.objects.get(pk=other.pk).approved_by == "user:hana"
 
 
+def test_reject_action_asks_for_a_reason_then_rejects_each_it_may(staff_client, book):
+    own = apply(book, by="user:hana")
+    other = apply(book, "800")
+    selected = {"action": "reject", "_selected_action": [own.pk, other.pk], "index": "0"}
+    page = staff_client.post(LOANS, selected)
+    html = page.content.decode()
+    assert page.status_code == 200 and "Reject these applications?" in html
+    assert "The application for 800.00 EUR ends" in html and 'name="reason"' in html
+    unexplained = staff_client.post(LOANS, {**selected, "post": "yes"})
+    assert (
+        unexplained.status_code == 200 and "This field is required." in unexplained.content.decode()
+    )
+    assert Loan.objects.filter(status="rejected").count() == 0  # nothing before a reason
+    response = staff_client.post(
+        LOANS, {**selected, "post": "yes", "reason": "Income not verified"}, follow=True
+    )
+    assert successes_of(response) == ["Rejected 1 loan."]
+    [refusal] = errors_of(response)
+    assert own.reference in refusal and "Four-eyes" in refusal
+    rejected = Loan.objects.get(pk=other.pk)
+    assert (rejected.status, rejected.decision_reason) == ("rejected", "Income not verified")
+    assert Loan.objects.get(pk=own.pk).status == "pending_approval"
+
+
 def test_approve_and_disburse_from_the_loan_page(staff_client, book):
     loan = apply(book, "1000")
     page = staff_client.get(url_of(loan)).content.decode()
