@@ -808,10 +808,13 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             return []
         buttons = []
         for name, decision in DECISIONS.items():
-            if decision.allowed_from(loan):
-                url = reverse("admin:lending_loan_decide", args=[loan.pk, name])
-                kind = "link" if name in FORMS or decision.confirm else "post"
-                buttons.append((decision.label, url, kind))
+            if not decision.allowed_from(loan):
+                continue
+            if name == "reverse_repayment" and not selectors.standing_repayments(loan).exists():
+                continue  # nothing to reverse
+            url = reverse("admin:lending_loan_decide", args=[loan.pk, name])
+            kind = "link" if name in FORMS or decision.confirm else "post"
+            buttons.append((decision.label, url, kind))
         return buttons
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):

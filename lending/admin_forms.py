@@ -120,7 +120,7 @@ class RepaymentReversalForm(forms.Form):
 
     def __init__(self, *args, loan, **kwargs):
         super().__init__(*args, **kwargs)
-        self.repayment = selectors.repayments_of(loan).filter(reversed_at__isnull=True).first()
+        self.repayment = selectors.standing_repayments(loan).first()
         if self.repayment is None:
             self.fields["confirm"].label = "Nothing to reverse"
         else:

@@ -126,6 +126,11 @@ def repayments_of(loan):
     return Repayment.objects.filter(loan=loan).order_by("-received_on", "-id")
 
 
+def standing_repayments(loan):
+    """The loan's repayments not reversed, newest first: the first is the one to reverse next."""
+    return repayments_of(loan).filter(reversed_at__isnull=True)
+
+
 def get_repayment(loan, public_id):
     try:
         key = uuid.UUID(str(public_id))

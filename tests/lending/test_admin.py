@@ -472,9 +472,10 @@ def test_bad_or_refused_repayments_are_errors_on_the_form(staff_client, book, am
 
 def test_the_latest_repayment_is_reversed_from_the_loans_page_after_a_tick(staff_client, book):
     loan = active_loan(book, "1200")
+    url = url_of(loan, "decide/reverse_repayment")
+    assert url not in staff_client.get(url_of(loan)).content.decode()  # nothing to reverse yet
     first = services.repay_loan(loan=loan, amount="100.00")
     latest = services.repay_loan(loan=loan, amount="50.00")
-    url = url_of(loan, "decide/reverse_repayment")
     assert url in staff_client.get(url_of(loan)).content.decode()  # a button on the page
     assert "Reverse 50.00 EUR received on" in staff_client.get(url).content.decode()
     response = staff_client.post(url, {"_submit": "Reverse"})  # not ticked: nothing happens
@@ -488,6 +489,7 @@ def test_the_latest_repayment_is_reversed_from_the_loans_page_after_a_tick(staff
     ]
     assert staff_client.post(url, {"confirm": "on"}).status_code == 302  # then the one before
     assert Repayment.objects.get(pk=first.pk).reversed_at is not None
+    assert url not in staff_client.get(url_of(loan)).content.decode()  # none left standing
     response = staff_client.post(url, {"confirm": "on"})
     assert response.status_code == 200
     assert "no repayment to reverse" in response.content.decode()
