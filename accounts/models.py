@@ -248,6 +248,7 @@ class Hold(TenantScopedModel):
 
     objects = TenantManager.from_queryset(HoldQuerySet)()
     history = tracked_history()
+    AUDIT_ID_FIELD = "public_id"  # audit events name it by the id the API shows
     history_related = ("account",)
 
     class Meta:

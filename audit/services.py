@@ -155,8 +155,11 @@ def _seal_after_commit(tenant_id):
 
 
 def resource_id_of(obj):
-    """How events name an object: its per-tenant `reference` if it has one, else its pk."""
-    return getattr(obj, "reference", None) or obj.pk
+    """How events name an object: by the id people and partners know it by, the field its
+    model names in `AUDIT_ID_FIELD` (a hold's or collateral's UUID, a relationship's number, a
+    partner key's prefix, a bank's slug), else its per-tenant `reference`; its pk only when
+    it has neither (platform rows such as staff memberships)."""
+    return getattr(obj, getattr(obj, "AUDIT_ID_FIELD", "reference"), None) or obj.pk
 
 
 def resource_of(obj):

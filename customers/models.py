@@ -220,6 +220,7 @@ class CustomerRelationship(SoftDeleteModel):
     all_objects = AllRowsManager.from_queryset(RelationshipQuerySet)()
     deleted_objects = DeletedManager.from_queryset(RelationshipQuerySet)()
     history = tracked_history()
+    AUDIT_ID_FIELD = "number"  # audit events name it by the id the API shows
     history_related = ("customer", "related_customer")  # shown in both customers' histories
 
     class Meta:

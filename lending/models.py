@@ -475,6 +475,7 @@ class Collateral(SoftDeleteModel):
     all_objects = AllRowsManager()
     deleted_objects = DeletedManager()
     history = tracked_history()
+    AUDIT_ID_FIELD = "public_id"  # audit events name it by the id the API shows
     history_related = ("loan",)
 
     class Meta:

@@ -49,6 +49,7 @@ class PartnerKey(TenantScopedModel):
     created_by = models.CharField(max_length=150, blank=True, editable=False)
 
     history = tracked_history(excluded_fields=["last_used_at"])
+    AUDIT_ID_FIELD = "prefix"  # audit events name it as actors name it
     # The audit log never shows the key's hash (it stands for the secret itself).
     history_hidden_fields = frozenset({"secret_hash"})
 

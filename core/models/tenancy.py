@@ -33,6 +33,7 @@ class Tenant(models.Model):
 
     objects = TenantQuerySet.as_manager()
     history = tracked_history()
+    AUDIT_ID_FIELD = "slug"  # audit events name a bank by its slug
 
     class Meta:
         ordering = ["name"]

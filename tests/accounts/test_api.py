@@ -251,6 +251,17 @@ def test_close_with_an_active_hold_is_422(api, account):
     assert api.post(f"{BASE}/{ref}/close").json()["status"] == "closed"
 
 
+def test_a_holds_audit_events_are_found_by_the_id_the_api_gave_it(api, account):
+    ref = account["reference"]
+    deposit(api, ref, "5.00")
+    hold = created(api.post(f"{BASE}/{ref}/holds", {"amount": "1.00", "reason": "card"}))
+    assert api.delete(f"{BASE}/{ref}/holds/{hold['id']}").status_code == 204
+    found = api.get(
+        "/api/v1/audit-events", {"resource_type": "accounts.hold", "resource_id": hold["id"]}
+    ).json()["data"]
+    assert [event["action"] for event in found] == ["update", "create"]
+
+
 def test_a_zero_balance_with_an_active_hold_does_not_close(api, holder):
     """A hold on overdraft: the balance is zero, the hold alone refuses the close."""
     ref = open_account(api, holder, overdraft_limit="10.00")["reference"]

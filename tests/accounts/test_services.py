@@ -497,5 +497,6 @@ def test_a_hold_leaves_history_in_its_accounts_trail(in_tenant, account):
     services.release_hold(hold=hold, by="ops:bo")
     events = AuditEvent.objects.filter(resource_type="accounts.hold").order_by("id")
     assert [(e.action, e.actor) for e in events] == [("create", "ops:bo"), ("update", "ops:bo")]
+    assert {e.resource_id for e in events} == {str(hold.public_id)}  # the id the API shows
     assert all(f"accounts.account:{account.reference}" in e.related for e in events)
     assert Hold.objects.get(pk=hold.pk).released_by == "ops:bo"

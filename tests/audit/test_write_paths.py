@@ -11,6 +11,7 @@ from django.test import Client
 from audit.models import AuditEvent
 from core.context import acting_as, system_scope, tenant_context
 from core.errors import ConflictError
+from core.models import Tenant
 from core.services import issue_partner_key, revoke_partner_key
 from core.signals import emit_audit_event
 from customers import services
@@ -83,6 +84,7 @@ def test_api_relationship_belongs_to_both_customers_histories(api, in_tenant):
     assert response.status_code == 201, response.content
     (event,) = new_events(start)
     assert (event.action, event.resource_type) == ("create", "customers.customerrelationship")
+    assert event.resource_id == str(response.json()["id"])  # the id the API shows, per bank
     assert event.related == sorted(
         [f"customers.customer:{jane.reference}", f"customers.customer:{acme.reference}"]
     )
@@ -157,7 +159,20 @@ def test_partner_key_issue_and_revoke(tenant):
     create, revoke = new_events(start)
     assert (create.action, revoke.action) == ("create", "update")
     assert revoke.changes["is_active"] == [True, False]
-    assert revoke.resource_id == str(key.pk) and revoke.tenant_id == tenant.pk
+    # Named as its actor is (partner_key:<prefix>), not by its database id.
+    assert revoke.resource_id == key.prefix and revoke.tenant_id == tenant.pk
+
+
+def test_a_bank_is_named_by_its_slug(db):
+    start = last_id()
+    with system_scope():
+        bank = Tenant.objects.create(slug="north-bank", name="North Bank")
+    [created] = new_events(start, resource_type="core.tenant")
+    assert (created.action, created.resource_id, created.tenant_id) == (
+        "create",
+        "north-bank",
+        bank.pk,
+    )
 
 
 def test_partner_key_revoked_in_the_back_office(staff_client, tenant):
@@ -172,7 +187,7 @@ def test_partner_key_revoked_in_the_back_office(staff_client, tenant):
     (revoke,) = new_events(start)
     assert (revoke.action, revoke.actor, revoke.channel) == ("update", "user:hana", "admin")
     assert revoke.changes["is_active"] == [True, False]
-    assert revoke.resource_id == str(key.pk) and revoke.ip_address == "198.51.100.9"
+    assert revoke.resource_id == key.prefix and revoke.ip_address == "198.51.100.9"
 
 
 def test_explicit_event_through_the_core_signal(in_tenant):

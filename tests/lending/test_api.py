@@ -630,6 +630,13 @@ def test_add_and_list_collateral(api, tenant, pending):
     }
     with tenant_context(tenant):
         assert str(Collateral.objects.get().public_id) == car["id"]
+    pledged = ok(
+        api.get(
+            "/api/v1/audit-events",
+            {"resource_type": "lending.collateral", "resource_id": car["id"]},
+        )
+    )["data"]
+    assert [event["action"] for event in pledged] == ["create"]
     with tenant_context(tenant):
         guarantor = CustomerFactory(tenant=tenant).reference
     guarantee = {
