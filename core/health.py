@@ -99,15 +99,20 @@ def run_checks():
 
 
 def _ready_payload(request):
+    """(payload, status, whether a staff user asked): staff see error texts (they may name
+    hosts and users) and, on the summary, details."""
     checks = run_checks()
-    if not _is_staff(request):  # error texts may name hosts and users: staff only
+    # Who asks is read from the session and the user table: with the database down that
+    # read would wait for the pool (or the OS) long after the checks have answered.
+    staff = checks["database"]["status"] == "ok" and _is_staff(request)
+    if not staff:
         for result in checks.values():
             result.pop("error", None)
     failing = [name for name, result in checks.items() if result["status"] == "fail"]
     payload = {"status": "fail" if failing else "ok", "checks": checks}
     if failing:
         payload["failing"] = failing
-    return payload, (503 if failing else 200)
+    return payload, (503 if failing else 200), staff
 
 
 def _is_staff(request):
@@ -142,7 +147,7 @@ class LiveProbeMiddleware:
 @never_cache
 @require_GET
 def ready(request):
-    payload, status = _ready_payload(request)
+    payload, status, _staff = _ready_payload(request)
     return JsonResponse(payload, status=status)
 
 
@@ -169,7 +174,7 @@ def _details():
 @never_cache
 @require_GET
 def summary(request):
-    payload, status = _ready_payload(request)
-    if _is_staff(request):
+    payload, status, staff = _ready_payload(request)
+    if staff:
         payload["details"] = _details()
     return JsonResponse(payload, status=status)

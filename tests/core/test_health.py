@@ -124,6 +124,18 @@ def test_ready_with_a_session_cookie_reports_every_check_while_the_database_is_d
     assert "error" not in body["checks"]["database"]  # the session could not be read: not staff
 
 
+@pytest.mark.parametrize("path", ["/health/ready", "/health/"])
+def test_with_the_database_down_the_session_is_not_read(staff_client, database_down, path):
+    """Reading it (cache miss, then the database) would wait for the pool's own timeout, long
+    after the checks answered: the answer is the one anyone gets."""
+    with mock.patch.object(_session_store(), "load", side_effect=OperationalError("down")) as load:
+        response = staff_client.get(path)
+    assert response.status_code == 503
+    assert load.call_count == 0
+    assert "error" not in response.json()["checks"]["database"]
+    assert "details" not in response.json()
+
+
 def test_ready_reports_the_cache_when_both_are_down(client, db):
     with (
         mock.patch.object(health, "check_database", side_effect=OperationalError("down")),
