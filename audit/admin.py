@@ -10,7 +10,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from audit.models import AuditEvent
+from audit.models import AuditEvent, AuditEventLink
 from audit.selectors import ordering_for
 from core.api.pagination import keyset_after
 from core.context import current_scope, system_scope, tenant_context
@@ -67,6 +67,26 @@ class ActorFilter(RecentValuesFilter):
     title = parameter_name = field = "actor"
 
 
+class AboutFilter(admin.SimpleListFilter):
+    """`?about=customers.customer:CUS-000001`: the events of one object and of those that
+    declare it related (its relationships, accounts, loans), through the link index. Reached
+    from an object's History page; not listed in the sidebar."""
+
+    title = "about"
+    parameter_name = "about"
+
+    def lookups(self, request, model_admin):
+        value = self.value()
+        return [(value, value)] if value else []
+
+    def queryset(self, request, queryset):
+        kind, _, ident = (self.value() or "").partition(":")
+        if not ident:
+            return queryset
+        links = AuditEventLink.objects.filter(resource_type=kind, resource_id=ident)
+        return queryset.filter(id__in=links.values("event_id"))
+
+
 class Echo:
     """A file-like object csv.writer writes one row to, handed straight back."""
 
@@ -87,7 +107,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "change_summary",
         "sealed",
     ]
-    list_filter = [ResourceTypeFilter, ActionFilter, "channel", ActorFilter]
+    list_filter = [ResourceTypeFilter, ActionFilter, "channel", ActorFilter, AboutFilter]
     search_fields = ["=resource_id", "=actor", "=request_id", "=ip_address"]
     date_hierarchy = "occurred_at"
     list_per_page = 100

@@ -9,6 +9,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.context import in_system_scope
@@ -83,11 +85,23 @@ class HistoryAdmin(SimpleHistoryAdmin):
     history_hidden_fields = frozenset({"updated_at"})
 
     def _require_visible(self, request, object_id):
-        if self.get_object(request, unquote(object_id)) is None:
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
             raise Http404("No such object.")
+        return obj
 
     def history_view(self, request, object_id, extra_context=None):
-        self._require_visible(request, object_id)
+        obj = self._require_visible(request, object_id)
+        if request.user.has_perm("audit.view_auditevent"):
+            # The audit log also holds what objects related to this one did (a customer's
+            # relationships, accounts and loans), which its own history rows do not.
+            from audit.services import resource_of
+
+            about = urlencode({"about": resource_of(obj)})
+            extra_context = {
+                **(extra_context or {}),
+                "audit_trail_url": f"{reverse('admin:audit_auditevent_changelist')}?{about}",
+            }
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):

@@ -547,6 +547,27 @@ def test_history_page_names_the_partner_key_of_an_api_change(staff_client, peopl
     assert rows[0][4] == f"email: {people.jane.email} → j@example.com"
 
 
+def test_history_page_links_to_the_audit_trail_with_related_records(staff_client, people):
+    """The customer's own history rows lack its relationships; the audit trail has them."""
+    share = ShareholdingFactory(
+        customer=people.acme, related_customer=people.jane, ownership_percentage=60
+    )
+    html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
+    link = re.search(r'class="audit-trail-link"><a href="([^"]+)"', html).group(1)
+    assert link == f"/admin/audit/auditevent/?about=customers.customer%3A{people.jane.reference}"
+    listed = staff_client.get(link.replace("&amp;", "&"))
+    assert listed.status_code == 200
+    events = {(e.resource_type, e.resource_id) for e in listed.context["cl"].result_list}
+    assert events == {
+        ("customers.customer", people.jane.reference),
+        ("customers.customerrelationship", str(share.number)),
+    }
+    # Without the audit log's view permission, no link.
+    staff_client.user.user_permissions.remove(Permission.objects.get(codename="view_auditevent"))
+    html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
+    assert "audit-trail-link" not in html
+
+
 def test_another_tenants_history_is_not_shown(staff_client, people, theirs):
     with tenant_context(theirs.tenant):
         version = theirs.history.get().history_id
