@@ -17,11 +17,13 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 
 
 class KeyRejected(Exception):
-    """Why a presented key cannot be used; the message is safe to show the caller."""
+    """Why a presented key cannot be used; the message is safe to show the caller.
+    `genuine`: the key is valid and its own, but its bank may not act now (not a matter of
+    sending other credentials)."""
 
-    def __init__(self, message, status=401):
+    def __init__(self, message, *, genuine=False):
         super().__init__(message)
-        self.status = status
+        self.genuine = genuine
 
 
 def validate_scopes(scopes):
@@ -91,7 +93,7 @@ def authenticate_partner_key(raw_key):
     if key.is_expired(now):
         raise KeyRejected("The API key has expired.")
     if not key.tenant.is_active:
-        raise KeyRejected("The tenant of this API key is not active.", status=403)
+        raise KeyRejected("The tenant of this API key is not active.", genuine=True)
     if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
         with system_scope():
             PartnerKey._base_manager.filter(pk=key.pk).update(last_used_at=now)

@@ -250,7 +250,7 @@ class ApiView(View):
             rejected = getattr(request, "partner_key_error", None)
             if rejected is not None:
                 raise ApiError(
-                    rejected.status,
+                    403 if rejected.genuine else 401,  # forbidden, or not authenticated
                     str(rejected),
                     code="invalid-api-key",
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
