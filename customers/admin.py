@@ -394,8 +394,8 @@ class CustomerAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     @admin.display(description="roles")
     def roles_held_panel(self, obj):
         held = (
-            CustomerRelationship.objects.filter(related_customer=obj)
-            .filter(Q(ended_on__isnull=True) | Q(ended_on__gt=timezone.localdate()))
+            rules.relationships_in_force(include_future=True)  # in force or yet to start
+            .filter(related_customer=obj)
             .select_related("customer")
             .order_by("customer__reference", "type")
         )

@@ -232,6 +232,7 @@ def _reachable_owners_sql(*, start, on: datetime.date, include_future=False):
         f" JOIN ubo_reach ON {col('customer')} = ubo_reach.id"
         f" WHERE {col('tenant')} = %s AND {col('type')} = %s"
         f" AND {col('deleted_at')} IS NULL"
+        # rules.in_force, in SQL: a recursive CTE's join cannot take the ORM's Q.
         f" AND ({col('ended_on')} IS NULL OR {col('ended_on')} > %s)"
     )
     params = [start.pk, start.tenant_id, CustomerRelationship.Type.SHAREHOLDER.value, on_param]
