@@ -20,7 +20,10 @@ class AuditEventFilterForm(forms.Form):
         # A date alone means through that day: `from=2026-03-01&to=2026-03-01` is that day.
         end = self.cleaned_data.get("to")
         if end is not None and DATE_ONLY.fullmatch(self.data.get("to", "").strip()):
-            end += datetime.timedelta(days=1)
+            try:
+                end += datetime.timedelta(days=1)
+            except OverflowError:  # through 9999-12-31: no bound at all
+                return None
         return end
 
     def clean(self):
@@ -37,7 +40,8 @@ class AuditEventFilterForm(forms.Form):
 # `from` is a Python keyword: these two are added by name.
 AuditEventFilterForm.base_fields["from"] = UtcDateTimeField(
     required=False,
-    help_text="ISO 8601; events at or after it (a date alone: from the day's start, UTC).",
+    help_text="ISO 8601; events at or after it (a date alone: from the start of that day, "
+    "in the server's TIME_ZONE, UTC unless configured otherwise).",
 )
 AuditEventFilterForm.base_fields["to"] = UtcDateTimeField(
     required=False, help_text="ISO 8601; events before it, or, a date alone, on or before that day."

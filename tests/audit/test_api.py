@@ -100,6 +100,8 @@ def test_a_date_alone_as_to_takes_in_the_whole_day(api, log):
         ("update", "CUS-1"),
     ]
     assert ids_of(api.get(EVENTS, {"from": day, "to": day, **customer})) == [("create", "CUS-2")]
+    # The last day of the calendar bounds nothing (there is no day after it to stop before).
+    assert len(ids_of(api.get(EVENTS, {"to": "9999-12-31", **customer}))) == 4
 
 
 def test_keyset_pages_cover_everything_once(api, log):
