@@ -80,9 +80,11 @@ class AboutFilter(admin.SimpleListFilter):
         return [(value, value)] if value else []
 
     def queryset(self, request, queryset):
-        kind, _, ident = (self.value() or "").partition(":")
-        if not ident:
+        if self.value() is None:
             return queryset
+        kind, _, ident = self.value().partition(":")
+        if not (kind and ident):  # names no object: nothing is about it
+            return queryset.none()
         links = AuditEventLink.objects.filter(resource_type=kind, resource_id=ident)
         return queryset.filter(id__in=links.values("event_id"))
 

@@ -13,3 +13,8 @@ class AuditConfig(AppConfig):
         from audit import receivers
 
         receivers.connect()
+
+        from audit.links import trail_link
+        from core.admin_base import HISTORY_LINKS
+
+        HISTORY_LINKS.append(trail_link)

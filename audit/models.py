@@ -54,7 +54,7 @@ class AuditEvent(models.Model):
     occurred_at = models.DateTimeField(default=timezone.now)
     action = models.CharField(max_length=32)
     resource_type = models.CharField(max_length=100)  # "customers.customer", "auth.user"
-    resource_id = models.CharField(max_length=100)  # the object's reference, else its pk
+    resource_id = models.CharField(max_length=100)  # core.history.resource_id_of
     actor = models.CharField(max_length=150)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     request_id = models.CharField(max_length=128, blank=True)

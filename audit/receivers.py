@@ -11,9 +11,9 @@ from django.contrib.auth.signals import user_logged_in, user_login_failed
 from django.db import connection
 from simple_history.signals import post_create_historical_record
 
-from audit.services import record_event, resource_id_of, resource_of
+from audit.services import record_event
 from core.context import system_scope
-from core.history import HistoryContext, declared_changes
+from core.history import HistoryContext, declared_changes, resource_id_of, resource_of
 from core.models import Tenant
 from core.signals import audit_event
 

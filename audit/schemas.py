@@ -31,7 +31,8 @@ AUDIT_EVENT = component(
             "resource_type": {"type": "string", "description": "e.g. customers.customer"},
             "resource_id": {
                 "type": "string",
-                "description": "The object's reference, else its id.",
+                "description": "The object's reference, else the id this API gives it (a "
+                "hold's or collateral's UUID, a relationship's number); a partner key's prefix.",
             },
             "actor": {
                 "type": "string",

@@ -1,7 +1,7 @@
 """Reads of the audit log. Every filter is served by an index leading with the tenant."""
 
 from audit.models import AuditEvent, AuditEventLink
-from audit.services import resource_id_of
+from core.history import resource_id_of
 
 # Newest first; the id breaks ties, so keyset pagination is stable. Every filter has an index
 # (tenant, filter, occurred_at, id) that delivers this order (audit/models.py).

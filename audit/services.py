@@ -152,15 +152,3 @@ def _seal_after_commit(tenant_id):
 
     seal.audit_chain = tenant_id
     transaction.on_commit(seal, robust=True)
-
-
-def resource_id_of(obj):
-    """How events name an object: by the id people and partners know it by, the field its
-    model names in `AUDIT_ID_FIELD` (a hold's or collateral's UUID, a relationship's number, a
-    partner key's prefix, a bank's slug), else its per-tenant `reference`; its pk only when
-    it has neither (platform rows such as staff memberships)."""
-    return getattr(obj, getattr(obj, "AUDIT_ID_FIELD", "reference"), None) or obj.pk
-
-
-def resource_of(obj):
-    return f"{obj._meta.label_lower}:{resource_id_of(obj)}"

@@ -9,8 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import router, transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.http import urlencode
 from simple_history.admin import SimpleHistoryAdmin
 
 from core.context import in_system_scope
@@ -70,6 +68,11 @@ def _form_with_refusal(form_class, error):
     return type(form_class.__name__, (form_class,), {"clean": clean})
 
 
+# What other apps link to from every object's History page (core imports no app): callables
+# `(request, obj) -> (label, url)`, or None to show nothing; the audit app registers its trail.
+HISTORY_LINKS = []
+
+
 class HistoryAdmin(SimpleHistoryAdmin):
     """Every object's history page shows who (actor), what (action) and from where (IP), and
     what changed: every tracked field, lifecycle fields included, secrets masked.
@@ -92,16 +95,8 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self._require_visible(request, object_id)
-        if request.user.has_perm("audit.view_auditevent"):
-            # The audit log also holds what objects related to this one did (a customer's
-            # relationships, accounts and loans), which its own history rows do not.
-            from audit.services import resource_of
-
-            about = urlencode({"about": resource_of(obj)})
-            extra_context = {
-                **(extra_context or {}),
-                "audit_trail_url": f"{reverse('admin:audit_auditevent_changelist')}?{about}",
-            }
+        links = [link for make in HISTORY_LINKS if (link := make(request, obj))]
+        extra_context = {**(extra_context or {}), "history_links": links}
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):

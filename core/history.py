@@ -8,7 +8,9 @@ A model may also declare, for the history views and the audit trail:
 - `history_masked_fields = {"national_id": mask}`: values only ever shown through `mask`;
 - `history_hidden_fields = {"search_name"}`: derived columns left out of diffs;
 - `history_related = ("customer",)`: foreign keys naming the objects whose history this
-  object's changes belong to as well (a relationship's changes show in its customer's history).
+  object's changes belong to as well (a relationship's changes show in its customer's history);
+- `AUDIT_ID_FIELD = "public_id"`: the field that names it in the audit trail, when that is not
+  its `reference` (`resource_id_of`).
 """
 
 import datetime
@@ -168,3 +170,16 @@ def version_as_of(model, *, pk, when):
     if row is None or row.history_type == "-" or getattr(row, "deleted_at", None):
         return None
     return row.instance
+
+
+def resource_id_of(obj):
+    """How the audit trail names an object: by the id people and partners know it by, the
+    field its model names in `AUDIT_ID_FIELD` (a hold's or collateral's UUID, a relationship's
+    number, a partner key's prefix, a bank's slug), else its per-tenant `reference`; its pk only
+    when it has neither (platform rows such as staff memberships)."""
+    return getattr(obj, getattr(obj, "AUDIT_ID_FIELD", "reference"), None) or obj.pk
+
+
+def resource_of(obj):
+    """`<app>.<model>:<id>`: how events name an object among their related ones."""
+    return f"{obj._meta.label_lower}:{resource_id_of(obj)}"

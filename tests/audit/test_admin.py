@@ -120,3 +120,28 @@ def test_the_platform_view_lists_and_exports_every_bank_newest_id_first(db, log,
         for row in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))
     ]
     assert ids == sorted(ids, reverse=True) and len(ids) == len(set(ids)) >= 4
+
+
+# --- ?about=: the trail of one object, linked from its History page ---------------------------
+
+
+@pytest.mark.parametrize("about", ["nonsense", "customers.customer:", ":CUS-000001"])
+def test_an_about_naming_no_object_lists_nothing(staff_client, log, about):
+    page = staff_client.get(CHANGELIST, {"about": about})
+    assert page.status_code == 200
+    assert list(page.context["cl"].result_list) == []
+
+
+def test_a_platform_users_trail_link_keeps_to_the_objects_bank(db, tenant, other_tenant):
+    """Both banks have a CUS-000001; the platform sees every bank's log."""
+    with tenant_context(tenant):
+        ours = CustomerFactory(tenant=tenant)
+    with tenant_context(other_tenant):
+        theirs = CustomerFactory(tenant=other_tenant)
+    assert ours.reference == theirs.reference
+    client = Client()
+    client.force_login(UserFactory(username="root", is_superuser=True, is_staff=True))
+    html = client.get(f"/admin/customers/customer/{ours.pk}/history/").content.decode()
+    link = re.search(r'class="history-link"><a href="([^"]+)"', html).group(1)
+    listed = client.get(link.replace("&amp;", "&")).context["cl"].result_list
+    assert {(e.tenant_id, e.resource_id) for e in listed} == {(tenant.pk, ours.reference)}

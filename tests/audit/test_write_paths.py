@@ -15,10 +15,10 @@ from core.models import Tenant
 from core.services import issue_partner_key, revoke_partner_key
 from core.signals import emit_audit_event
 from customers import services
-from customers.models import Customer
+from customers.models import Customer, CustomerRelationship
 from tests.audit.helpers import events, summary
 from tests.core.logins import browser, post_login
-from tests.customers.factories import BusinessFactory, CustomerFactory
+from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
 from tests.customers.test_admin import change_url, form_fields
 from tests.customers.test_api import BASE, JANE
 from tests.factories import StaffMembershipFactory
@@ -73,7 +73,9 @@ def test_api_create_and_patch_record_partner_key_channel_request_and_ip(api, ten
     assert [e.resource_type for e in new_events(start)] == ["customers.customer"] * 2
 
 
-def test_api_relationship_belongs_to_both_customers_histories(api, in_tenant):
+def test_api_relationship_belongs_to_both_customers_histories(api, in_tenant, other_tenant):
+    with tenant_context(other_tenant):  # so that this bank's relationship 1 has another pk
+        ShareholdingFactory(customer=BusinessFactory(tenant=other_tenant))
     jane = CustomerFactory(tenant=in_tenant)
     acme = BusinessFactory(tenant=in_tenant)
     start = last_id()
@@ -84,7 +86,9 @@ def test_api_relationship_belongs_to_both_customers_histories(api, in_tenant):
     assert response.status_code == 201, response.content
     (event,) = new_events(start)
     assert (event.action, event.resource_type) == ("create", "customers.customerrelationship")
-    assert event.resource_id == str(response.json()["id"])  # the id the API shows, per bank
+    relationship = CustomerRelationship.objects.get(customer=acme)
+    assert response.json()["id"] == relationship.number != relationship.pk
+    assert event.resource_id == str(relationship.number)  # the id the API shows, per bank
     assert event.related == sorted(
         [f"customers.customer:{jane.reference}", f"customers.customer:{acme.reference}"]
     )

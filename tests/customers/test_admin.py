@@ -547,13 +547,16 @@ def test_history_page_names_the_partner_key_of_an_api_change(staff_client, peopl
     assert rows[0][4] == f"email: {people.jane.email} → j@example.com"
 
 
-def test_history_page_links_to_the_audit_trail_with_related_records(staff_client, people):
+def test_history_page_links_to_the_audit_trail_with_related_records(staff_client, people, theirs):
     """The customer's own history rows lack its relationships; the audit trail has them."""
+    with tenant_context(theirs.tenant):  # so that this bank's relationship 1 has another pk
+        ShareholdingFactory(customer=BusinessFactory(tenant=theirs.tenant), related_customer=theirs)
     share = ShareholdingFactory(
         customer=people.acme, related_customer=people.jane, ownership_percentage=60
     )
+    assert share.number != share.pk
     html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
-    link = re.search(r'class="audit-trail-link"><a href="([^"]+)"', html).group(1)
+    link = re.search(r'class="history-link"><a href="([^"]+)"', html).group(1)
     assert link == f"/admin/audit/auditevent/?about=customers.customer%3A{people.jane.reference}"
     listed = staff_client.get(link.replace("&amp;", "&"))
     assert listed.status_code == 200
@@ -565,7 +568,7 @@ def test_history_page_links_to_the_audit_trail_with_related_records(staff_client
     # Without the audit log's view permission, no link.
     staff_client.user.user_permissions.remove(Permission.objects.get(codename="view_auditevent"))
     html = staff_client.get(f"{CHANGELIST}{people.jane.pk}/history/").content.decode()
-    assert "audit-trail-link" not in html
+    assert "history-link" not in html
 
 
 def test_another_tenants_history_is_not_shown(staff_client, people, theirs):
