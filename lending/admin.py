@@ -380,9 +380,10 @@ DECISIONS = {
 
 
 def _decision_action(name, service, form_class=None):
-    """The changelist action of decision `name`: `service(request, loan, **form data)` on each
-    selected loan it is offered from; with a confirmation page (and its `form_class`) when the
-    decision asks first, listing `<name>_consequences` for each loan."""
+    """The changelist action of decision `name`: `service(request, loan)` on each selected loan,
+    the service refusing (as a message) those the decision does not apply to. A decision that
+    asks first lists on its confirmation page only the loans it is offered from, each with
+    `<name>_consequences`, and asks for `form_class`'s fields, passed to the service."""
     decision = DECISIONS[name]
 
     def action(self, request, queryset):
@@ -637,6 +638,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             super()
             .get_queryset(request)
             .with_outstanding()
+            .with_collateral_value()
             .select_related("customer", "product", "account")
         )
 
@@ -782,7 +784,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
     def submit(self, request, loan, name, data):
         currency = loan.currency
         if name == "reject":
-            services.reject_loan(loan=loan, reason=data["reason"], by=request.user)
+            _reject(request, loan, **data)
             return f"Rejected {loan.reference}."
         if name == "repay":
             repayment = services.repay_loan(
@@ -810,7 +812,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         for name, decision in DECISIONS.items():
             if not decision.allowed_from(loan):
                 continue
-            if name == "reverse_repayment" and not selectors.standing_repayments(loan).exists():
+            if name == "reverse_repayment" and not services.standing_repayments(loan).exists():
                 continue  # nothing to reverse
             url = reverse("admin:lending_loan_decide", args=[loan.pk, name])
             kind = "link" if name in FORMS or decision.confirm else "post"

@@ -15,7 +15,7 @@ from django.contrib.admin.widgets import AdminDateWidget, AutocompleteSelect
 from accounts.currencies import format_amount
 from core.context import get_current_tenant
 from core.forms import TenantScopedModelForm
-from lending import rules, selectors
+from lending import rules, services
 from lending.models import COMPONENTS, Collateral, Loan, LoanProduct
 
 
@@ -120,7 +120,7 @@ class RepaymentReversalForm(forms.Form):
 
     def __init__(self, *args, loan, **kwargs):
         super().__init__(*args, **kwargs)
-        self.repayment = selectors.standing_repayments(loan).first()
+        self.repayment = services.standing_repayments(loan).first()
         if self.repayment is None:
             self.fields["confirm"].label = "Nothing to reverse"
         else:

@@ -21,6 +21,8 @@ from lending.schedule import accrued_interest
 
 ZERO = Decimal(0)
 Status = Installment.Status
+# Owed and not late yet: what close of day turns overdue once its due date has passed.
+UNPAID = (Status.PENDING, Status.PARTIALLY_PAID)
 
 
 def owed(installment, component):
@@ -159,8 +161,8 @@ def restore_status(installment, status_before, closed_through):
     unless close of day has since closed a day after its due date (`closed_through`: the last
     day closed, None if never), which would have made it overdue had it not been paid
     (close_of_day._close_batch, the same rule for a batch in SQL)."""
-    unpaid = status_before in (Status.PENDING, Status.PARTIALLY_PAID)
-    if unpaid and closed_through is not None and installment.due_date < closed_through:
+    late = closed_through is not None and installment.due_date < closed_through
+    if status_before in UNPAID and late:
         status_before = Status.OVERDUE
     installment.status = status_before
 

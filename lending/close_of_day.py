@@ -36,6 +36,7 @@ from core.context import get_current_tenant, tenant_context
 from core.errors import Conflict
 from core.models import Tenant
 from core.signals import emit_audit_event
+from lending.allocation import UNPAID
 from lending.models import ClosedDay, Installment, Loan, LoanProduct, PenaltyCharge
 from lending.schedule import accrued_interest
 
@@ -45,8 +46,6 @@ BATCH = 20_000
 # a run that dies leaves a lock that expires after this.
 LOCK_TIMEOUT = 15 * 60
 ONE_DAY = datetime.timedelta(days=1)
-
-UNPAID = (Installment.Status.PENDING, Installment.Status.PARTIALLY_PAID)
 
 
 class CloseOfDayRunning(Conflict):

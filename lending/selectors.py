@@ -93,17 +93,27 @@ def loan_as_of(reference, when):
     for component, amount in owed.items():
         setattr(loan, f"outstanding_{component}", amount)
     loan.outstanding_total = sum(owed.values(), ZERO)
-    loan.collateral_value = (
-        (
-            Collateral.all_objects.filter(
-                loan_id=loan.pk, currency=loan.currency, created_at__lte=when
-            )
-            .exclude(deleted_at__lte=when)
-            .aggregate(total=Sum("value"))["total"]
-        )
-        or ZERO
-    )
+    loan.collateral_value = _collateral_value_as_of(loan, when)
     return loan
+
+
+def _collateral_value_as_of(loan, when):
+    """What `with_collateral_value` annotates, as of `when`: each collateral's last version
+    by then (values, currency and release as they were), counted if live then."""
+    versions = Collateral.history.filter(loan_id=loan.pk, history_date__lte=when).order_by(
+        "id", "-history_date", "-history_id"
+    )
+    latest = {}
+    for version in versions:
+        latest.setdefault(version.id, version)
+    return sum(
+        (
+            v.value
+            for v in latest.values()
+            if v.history_type != "-" and v.deleted_at is None and v.currency == loan.currency
+        ),
+        ZERO,
+    )
 
 
 def loans(customer=None, status=None):
@@ -124,11 +134,6 @@ def schedule_of(loan):
 
 def repayments_of(loan):
     return Repayment.objects.filter(loan=loan).order_by("-received_on", "-id")
-
-
-def standing_repayments(loan):
-    """The loan's repayments not reversed, newest first: the first is the one to reverse next."""
-    return repayments_of(loan).filter(reversed_at__isnull=True)
 
 
 def get_repayment(loan, public_id):
@@ -169,17 +174,13 @@ def collateral_of(loan):
 def loan_to_value(loan):
     """Outstanding principal / the value of the loan's collateral in its currency (collateral
     in another currency is not converted and not counted), as a ratio (0.8 is 80 %); None
-    when nothing in the loan's currency secures it. Reads the annotations of `get_loan` and
-    `loans` when the loan has them (no query)."""
-    value = getattr(loan, "collateral_value", None)
-    if value is None:
-        value = sum((c.value for c in collateral_of(loan) if c.currency == loan.currency), ZERO)
-    if not value:
+    when nothing in the loan's currency secures it, or for an application that ended
+    undecided or refused (it will never lend anything). Reads what `get_loan`, `loans`,
+    `loan_as_of` and the loan admin annotate (`outstanding_principal`, `collateral_value`)."""
+    if not loan.collateral_value or loan.status in (Loan.Status.REJECTED, Loan.Status.WITHDRAWN):
         return None
     if loan.status in (Loan.Status.PENDING_APPROVAL, Loan.Status.APPROVED):
         principal = loan.principal  # what it will be once disbursed
-    elif hasattr(loan, "outstanding_principal"):
-        principal = loan.outstanding_principal
     else:
-        principal = sum((allocation.owed(i, "principal") for i in schedule_of(loan)), ZERO)
-    return (principal / value).quantize(Decimal("0.0001"))
+        principal = loan.outstanding_principal
+    return (principal / loan.collateral_value).quantize(Decimal("0.0001"))

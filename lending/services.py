@@ -370,11 +370,11 @@ def disburse_loan(*, loan, on=None, idempotency_key="", by=None):
 # --- repayments -------------------------------------------------------------------------------
 
 
-def _latest_repayment(loan):
-    return (
-        Repayment.objects.filter(loan=loan, reversed_at__isnull=True)
-        .order_by("-received_on", "-id")
-        .first()
+def standing_repayments(loan):
+    """The loan's repayments not reversed, newest first: the first is the one to reverse next.
+    (A read the services need, so it lives here; `selectors` imports from this module.)"""
+    return Repayment.objects.filter(loan=loan, reversed_at__isnull=True).order_by(
+        "-received_on", "-id"
     )
 
 
@@ -382,8 +382,8 @@ def rescheduled_on(loan):
     """The date of the loan's last repayment (not reversed) that repaid principal ahead of
     schedule, or None."""
     return (
-        Repayment.objects.filter(loan=loan, reversed_at__isnull=True, rescheduled_on__isnull=False)
-        .order_by("-received_on", "-id")
+        standing_repayments(loan)
+        .filter(rescheduled_on__isnull=False)
         .values_list("rescheduled_on", flat=True)
         .first()
     )
@@ -416,7 +416,7 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
     rules.check_transition(current, "repay")
     today = timezone.localdate()
     received_on = received_on or today
-    latest = _latest_repayment(current)
+    latest = standing_repayments(current).first()
     rules.check_received_on(
         current, received_on, today=today, last_received_on=latest and latest.received_on
     )
@@ -601,7 +601,7 @@ def reverse_repayment(*, repayment, by=None):
         raise NotFound("No repayment with this id.")
     loan = _locked(current_repayment.loan)
     current_repayment.loan = loan
-    rules.check_reversible(current_repayment, _latest_repayment(loan))
+    rules.check_reversible(current_repayment, standing_repayments(loan).first())
     journal = reverse_journal(journal=current_repayment.journal, by=by)
     installments = {
         i.number: i
@@ -619,17 +619,17 @@ def reverse_repayment(*, repayment, by=None):
     recreated = []
     for row in current_repayment.schedule_before:
         installment = installments.get(row["number"])
-        if installment is None:
-            recreated.append(
-                Installment(
-                    tenant_id=loan.tenant_id,
-                    loan=loan,
-                    number=row["number"],
-                    due_date=datetime.date.fromisoformat(row["due_date"]),
-                    principal=Decimal(row["principal"]),
-                    interest=Decimal(row["interest"]),
-                )
+        if installment is None:  # one the payment ahead had made unnecessary
+            installment = Installment(
+                tenant_id=loan.tenant_id,
+                loan=loan,
+                number=row["number"],
+                due_date=datetime.date.fromisoformat(row["due_date"]),
+                principal=Decimal(row["principal"]),
+                interest=Decimal(row["interest"]),
             )
+            allocation.restore_status(installment, Installment.Status.PENDING, closed_through)
+            recreated.append(installment)
         else:
             installment.principal = Decimal(row["principal"])
             installment.interest = Decimal(row["interest"])

@@ -236,14 +236,36 @@ def test_a_reversal_leaves_an_installment_paid_on_time_overdue_once_its_due_date
         assert Loan.objects.get(pk=loan.pk).days_past_due == days
 
 
-def test_a_reversal_before_the_due_date_is_closed_restores_pending(tenant):
-    loan = future_loan(tenant, "reduce_installments")
+@pytest.mark.parametrize(("days_closed_after", "status"), [(0, "pending"), (1, "overdue")])
+def test_an_installment_is_overdue_once_a_day_after_its_due_date_is_closed(
+    tenant, loan, days_closed_after, status
+):
+    """Close of day D makes overdue what fell due before D: the reversal draws the same line."""
     with tenant_context(tenant):
-        repayment = services.repay_loan(loan=loan, amount=installment(loan, 1).total)
-        run_close_of_day(on=datetime.date.today(), tenant=tenant)
-        services.reverse_repayment(repayment=repayment)
-        assert installment(loan, 1).status == "pending"
-        assert Loan.objects.get(pk=loan.pk).days_past_due == 0
+        first = installment(loan, 1)
+        paid = services.repay_loan(loan=loan, amount=first.total, received_on=first.due_date)
+        closed = first.due_date + datetime.timedelta(days=days_closed_after)
+        run_close_of_day(on=closed, tenant=tenant)
+        services.reverse_repayment(repayment=paid)
+        assert installment(loan, 1).status == status
+
+
+def test_installments_a_reversal_brings_back_are_overdue_once_their_due_date_is_closed(tenant):
+    """A payment ahead shortened the term; by the time it is reversed, close of day has passed
+    the due dates of the installments it had made unnecessary."""
+    product = make_product(tenant, overpayment="shorten_term")
+    loan = make_loan(
+        tenant, status="active", product=product, start=START, installments=6, funds="1000.00"
+    )
+    with tenant_context(tenant):
+        last = selectors.schedule_of(loan).last()
+        ahead = services.repay_loan(loan=loan, amount="500.00", received_on=START)
+        assert not Installment.objects.filter(loan=loan, number=last.number).exists()
+        run_close_of_day(on=datetime.date.today() - datetime.timedelta(days=1), tenant=tenant)
+        services.reverse_repayment(repayment=ahead)
+        assert installment(loan, last.number).status == "overdue"
+        oldest = installment(loan, 1).due_date
+        assert Loan.objects.get(pk=loan.pk).days_past_due == (datetime.date.today() - oldest).days
 
 
 def test_a_shortened_term_moves_the_maturity_date_and_a_reversal_restores_it(tenant):

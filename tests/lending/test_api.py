@@ -653,7 +653,7 @@ def test_add_and_list_collateral(api, tenant, pending):
     assert listed == {"data": [car, added], "next_cursor": None}
 
 
-def test_the_loan_shows_its_loan_to_value_now_and_as_of(api, pending):
+def test_the_loan_shows_its_loan_to_value_now_and_as_of(api, tenant, pending):
     def ltv(**query):
         return ok(api.get(f"{BASE}/{pending}", query))["loan_to_value"]
 
@@ -669,6 +669,14 @@ def test_the_loan_shows_its_loan_to_value_now_and_as_of(api, pending):
     assert [loan["loan_to_value"] for loan in listed if loan["reference"] == pending] == ["0.5217"]
     assert ltv(as_of=car.isoformat()) == "0.6667"  # 12000.00 / 18000.00
     assert ltv(as_of=before.isoformat()) is None
+    # Released for a while, then restored (the admin's soft delete and restore actions).
+    with tenant_context(tenant):
+        pledged = Collateral.objects.get(loan__reference=pending, currency="EUR", value=5000)
+        pledged.soft_delete()
+        released = timezone.now()
+        Collateral.all_objects.get(pk=pledged.pk).restore()
+    assert ltv(as_of=released.isoformat()) == "0.6667"
+    assert ltv() == "0.5217"
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from core.errors import Conflict, Forbidden, RuleViolation
 from core.services import issue_partner_key
 from customers import services as customer_services
 from lending import selectors, services
-from lending.models import Loan
+from lending.models import Collateral, Loan
 from lending.rules import TermsViolation
 from tests.accounts.factories import funded_account
 from tests.customers.factories import CustomerFactory
@@ -309,6 +309,24 @@ def test_an_undisbursed_loan_read_with_its_outstanding_takes_the_principal(tenan
         read = selectors.get_loan(loan.reference)
         assert read.outstanding_principal == 0
         assert selectors.loan_to_value(read) == D("0.8")
+
+
+@pytest.mark.parametrize("status", ["rejected", "withdrawn"])
+def test_an_application_that_ended_has_no_loan_to_value(tenant, status):
+    """It will never lend anything: not "0", which would read as fully covered."""
+    loan = make_loan(tenant, status=status, start=START)
+    with tenant_context(tenant):
+        # Pledged while it was pending (the services take no collateral for an ended loan).
+        Collateral.objects.create(
+            tenant=tenant,
+            loan=loan,
+            type="vehicle",
+            description="Van",
+            value=D("1500.00"),
+            currency="EUR",
+            valuation_date=START,
+        )
+        assert selectors.loan_to_value(selectors.get_loan(loan.reference)) is None
 
 
 def test_a_loan_list_costs_one_query(tenant, django_assert_num_queries):
