@@ -1,6 +1,7 @@
 """Four-eyes in a real browser: the clerk who submitted an application may not approve it (the
 page says why); a second staff user approves it and disburses it, and the loan page then shows
-it active with its schedule, the principal credited to the customer's account."""
+it active with its schedule, the principal credited to the customer's account. Applications
+are rejected from the list with one reason, asked on the confirmation page."""
 
 from decimal import Decimal
 
@@ -97,3 +98,28 @@ def test_a_second_staff_user_approves_and_disburses(page, live_server, applicati
     expect(page.locator(".par-report tbody tr")).to_have_count(1)
     expect(page.locator(".par-report tbody th")).to_have_text("Personal loan")
     page.shots("par")
+
+
+def test_applications_are_rejected_from_the_list_with_one_reason(page, live_server, application):
+    """The reason is asked on the confirmation page (the browser refuses an empty one), then
+    kept with the loan; nothing changes before it is given."""
+    loan = application
+    log_in(page, live_server, "mia")
+    page.goto(f"{live_server.url}{LOANS}")
+    page.locator("#result_list tbody tr input.action-select").check()
+    page.select_option("select[name=action]", "reject")
+    page.click("button[name=index]")
+    expect(page.locator("h1")).to_have_text("Reject these applications?")
+    expect(page.locator(".confirm-consequences")).to_contain_text(
+        "The application for 2,400.00 EUR ends"
+    )
+    page.click("#confirm")  # no reason: the required field stops the submit
+    assert Loan.objects.get(pk=loan.pk).status == "pending_approval"
+    page.shots("reject-asks-a-reason")
+    page.fill("textarea[name=reason]", "Income not verified")
+    page.click("#confirm")
+    expect(page.locator(".messagelist .success")).to_have_text("Rejected 1 loan.")
+    expect(page.locator("#result_list .field-status")).to_have_text("Rejected")
+    rejected = Loan.objects.get(pk=loan.pk)
+    assert (rejected.status, rejected.decision_reason) == ("rejected", "Income not verified")
+    page.shots("rejected")
