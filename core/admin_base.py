@@ -73,6 +73,11 @@ def _form_with_refusal(form_class, error):
 HISTORY_LINKS = []
 
 
+def history_links(request, obj):
+    """[(label, url)] of `obj`'s History page (templates/admin/ledgerline/history_links.html)."""
+    return [link for make in HISTORY_LINKS if (link := make(request, obj))]
+
+
 class HistoryAdmin(SimpleHistoryAdmin):
     """Every object's history page shows who (actor), what (action) and from where (IP), and
     what changed: every tracked field, lifecycle fields included, secrets masked.
@@ -95,8 +100,7 @@ class HistoryAdmin(SimpleHistoryAdmin):
 
     def history_view(self, request, object_id, extra_context=None):
         obj = self._require_visible(request, object_id)
-        links = [link for make in HISTORY_LINKS if (link := make(request, obj))]
-        extra_context = {**(extra_context or {}), "history_links": links}
+        extra_context = {**(extra_context or {}), "history_links": history_links(request, obj)}
         return super().history_view(request, object_id, extra_context)
 
     def history_form_view(self, request, object_id, version_id, extra_context=None):

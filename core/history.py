@@ -172,12 +172,18 @@ def version_as_of(model, *, pk, when):
     return row.instance
 
 
+# Django's own models, which cannot declare AUDIT_ID_FIELD: named as their admin pages name them.
+AUDIT_ID_FIELDS = {"auth.user": "username", "auth.group": "name"}
+
+
 def resource_id_of(obj):
     """How the audit trail names an object: by the id people and partners know it by, the
     field its model names in `AUDIT_ID_FIELD` (a hold's or collateral's UUID, a relationship's
-    number, a partner key's prefix, a bank's slug), else its per-tenant `reference`; its pk only
-    when it has neither (platform rows such as staff memberships)."""
-    return getattr(obj, getattr(obj, "AUDIT_ID_FIELD", "reference"), None) or obj.pk
+    number, a partner key's prefix, a bank's slug; a user's username), else its per-tenant
+    `reference`; its pk only when it has neither (platform rows such as staff memberships)."""
+    field = AUDIT_ID_FIELDS.get(obj._meta.label_lower)
+    field = field or getattr(obj, "AUDIT_ID_FIELD", "reference")
+    return getattr(obj, field, None) or obj.pk
 
 
 def resource_of(obj):

@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from core.admin_base import history_links
 from core.context import get_current_tenant
 from core.security.sessions import end_all_sessions
 from core.security.staff_audit import CHANGED_SECRET, form_changes, record_staff_change
@@ -120,6 +121,13 @@ class AuditedStaffAdmin:
         for obj in queryset:
             record_staff_change(obj, "delete")
         super().delete_queryset(request, queryset)
+
+    def history_view(self, request, object_id, extra_context=None):
+        # Django's history page lists only the admin's log; the audit trail has every change.
+        obj = self.get_object(request, unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "history_links": history_links(request, obj)}
+        return super().history_view(request, object_id, extra_context)
 
 
 class StaffSecurityActions:

@@ -13,6 +13,7 @@ import datetime
 from django.db.models import Model
 
 from core.context import system_scope
+from core.history import resource_id_of
 from core.signals import emit_audit_event
 
 # Form fields whose values are secrets: the event says only that they changed.
@@ -54,12 +55,11 @@ def record_staff_change(obj, action, changes=None):
     """Record `action` ("create", "update", "delete", "password_change", "end_sessions",
     "reset_two_factor") on a user or group, by the acting staff member."""
     tenant = _bank_of(obj) if obj._meta.label_lower == "auth.user" else None
-    name = obj.get_username() if hasattr(obj, "get_username") else str(obj)
     with system_scope():  # the platform's chain when the user has no bank
         emit_audit_event(
             action=action,
             resource_type=obj._meta.label_lower,
-            resource_id=name,
+            resource_id=resource_id_of(obj),
             changes=changes,
             tenant=tenant,
         )

@@ -2,6 +2,8 @@
 trail: in the user's bank's chain (the platform's for a user of no bank), by the operator,
 through the admin, and never with a password in it."""
 
+import re
+
 import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
@@ -118,3 +120,15 @@ def test_the_security_actions_are_recorded(operator, clerk, tenant, action):
     assert response.status_code == 302
     (event,) = events("auth.user", "clerk")
     assert (event.action, event.tenant_id, event.actor) == (action, tenant.pk, "user:root")
+
+
+def test_a_users_history_page_links_to_its_audit_trail(operator, clerk, tenant):
+    """Django's history page lists only the admin's own log; the trail has every change."""
+    operator.post(f"/admin/auth/user/{clerk.pk}/change/", user_form(clerk, is_superuser="on"))
+    html = operator.get(f"/admin/auth/user/{clerk.pk}/history/").content.decode()
+    link = re.search(r'class="history-link"><a href="([^"]+)"', html).group(1)
+    assert link == "/admin/audit/auditevent/?about=auth.user%3Aclerk"
+    listed = operator.get(link).context["cl"].result_list
+    assert [(e.action, e.resource_id, e.tenant_id) for e in listed] == [
+        ("update", "clerk", tenant.pk)
+    ]
