@@ -20,7 +20,6 @@ from accounts.schemas import ACCOUNT, HOLD, TRANSACTION, TRANSFER
 from accounts.serializers import account_json, hold_json, transaction_json, transfer_json
 from core.api.endpoint import ApiView, Replayed, operation
 from core.api.idempotency import HEADER as IDEMPOTENCY_HEADER
-from core.api.idempotency import key_reused
 from core.api.pagination import paginate
 from core.errors import NotFound
 from core.forms import AsOfQueryForm
@@ -168,21 +167,11 @@ class Statement(ApiView):
         }
 
 
-# What a movement's request says besides its money, which the service compares itself.
-_REQUEST_DETAILS = ("description", "value_date", "external_reference")
-
-
-def _answer(body, posting, data):
-    """`body`, or, when the service found the movement already posted under this request's key
-    (the stored response purged after a day, the journal's key kept for good), `body` as a
-    replay: 409 if this request says something else than the one that posted it. A request
-    without `value_date` takes the first one's."""
-    if not posting.journal.replayed:
-        return body
-    for name in _REQUEST_DETAILS:
-        if data.get(name) is not None and data[name] != getattr(posting, name):
-            raise key_reused()
-    return Replayed(body)
+def _answer(body, posting):
+    """`body`, or `body` as a replay when the service found the movement already posted under
+    this request's key (the stored response purged after a day, the journal's key kept for
+    good; the service refused it if this request says something else)."""
+    return Replayed(body) if posting.journal.replayed else body
 
 
 def _move(view, request, ref, service):
@@ -194,7 +183,7 @@ def _move(view, request, ref, service):
         idempotency_key=_journal_key(request),
         by=request.partner_key,
     )
-    return _answer(transaction_json(posting, account.currency), posting, form.cleaned_data)
+    return _answer(transaction_json(posting, account.currency), posting)
 
 
 MOVEMENT = {
@@ -242,7 +231,7 @@ class Transfers(ApiView):
         debit, credit = journal.posting_list
         debit.account, credit.account = source, target  # known: no query to load them
         body = transfer_json(journal, debit=debit, credit=credit, currency=source.currency)
-        return _answer(body, debit, data)
+        return _answer(body, debit)
 
 
 class HoldList(ApiView):

@@ -287,12 +287,20 @@ def _write(journal, postings, rows, now):
 
 def _replay(movement):
     """The journal already posted under the movement's idempotency key, if it is the same
-    movement (IdempotencyKeyReused if the key was used for another), marked `replayed`."""
+    movement (IdempotencyKeyReused if the key was used for another), marked `replayed`. The
+    same movement: its kind, its money, its description and external reference, and its value
+    date unless the retry leaves it out (then it takes the first one's)."""
     journal = Journal.objects.get(idempotency_key=movement.idempotency_key)
     postings = list(journal.postings.order_by("id"))
     posted = sorted((p.account_id, p.amount) for p in postings)
     wanted = sorted((e.account_id, e.amount) for e in movement.entries)
-    if journal.kind != movement.kind or posted != wanted:
+    said = (journal.description, postings[0].external_reference)
+    if (
+        journal.kind != movement.kind
+        or posted != wanted
+        or said != (movement.description, movement.external_reference)
+        or movement.value_date not in (None, journal.value_date)
+    ):
         raise IdempotencyKeyReused(
             "This idempotency key was already used for another money movement. Use a new key "
             "for a new movement."

@@ -1,7 +1,7 @@
 """Every rule of accounts and money movements, through the services: happy and refused paths,
 and what each leaves behind (journal, postings, balances, audit event) or does not."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -314,6 +314,21 @@ def test_a_key_reused_for_another_movement_is_a_conflict(in_tenant, account, oth
         services.transfer(
             from_account=account, to_account=other, amount="10.00", idempotency_key="k"
         )
+    assert balance(account) == D("110.00")
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"description": "other"}, {"external_reference": "X-2"}, {"value_date": date(2026, 1, 2)}],
+)
+def test_a_key_reused_with_other_details_is_a_conflict(in_tenant, account, change):
+    first = {"description": "rent", "external_reference": "X-1", "value_date": date(2026, 1, 1)}
+    services.deposit(account=account, amount="10.00", idempotency_key="d", **first)
+    with pytest.raises(Conflict, match="already used"):
+        services.deposit(account=account, amount="10.00", idempotency_key="d", **first | change)
+    retry = {name: value for name, value in first.items() if name != "value_date"}
+    again = services.deposit(account=account, amount="10.00", idempotency_key="d", **retry)
+    assert again.journal.replayed and again.value_date == date(2026, 1, 1)
     assert balance(account) == D("110.00")
 
 
