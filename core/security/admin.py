@@ -70,9 +70,14 @@ class AccessAttemptAdmin(LoginRecordAdmin):
 admin.site.unregister(TOTPDevice)
 
 
+def _record_removed(device):
+    record_staff_change(device.user, "two_factor_device_delete", {"name": [device.name, None]})
+
+
 @admin.register(TOTPDevice)
 class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
-    """Second-factor devices: platform operators only. A change ends the user's sessions."""
+    """Second-factor devices: platform operators only. A change ends the user's sessions and
+    is an audit event on the user (`core.security.staff_audit`)."""
 
     def has_module_permission(self, request):
         return request.user.is_superuser
@@ -92,16 +97,21 @@ class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
         end_all_sessions(obj.user)
+        action = "two_factor_device_update" if change else "two_factor_device_create"
+        record_staff_change(obj.user, action, form_changes(form))
 
     def delete_model(self, request, obj):
         super().delete_model(request, obj)
         end_all_sessions(obj.user)
+        _record_removed(obj)
 
     def delete_queryset(self, request, queryset):
-        users = {device.user for device in queryset.select_related("user")}
+        devices = list(queryset.select_related("user__staff_membership__tenant"))
         super().delete_queryset(request, queryset)
-        for user in users:
+        for user in {device.user for device in devices}:
             end_all_sessions(user)
+        for device in devices:
+            _record_removed(device)
 
 
 class AuditedStaffAdmin:
@@ -156,7 +166,6 @@ class StaffSecurityActions:
     def reset_two_factor(self, request, queryset):
         for user in queryset:
             reset_devices(user=user, by=request.user)
-            record_staff_change(user, "reset_two_factor")
         self.message_user(
             request,
             f"Reset two-factor authentication of {len(queryset)} user(s); they enrol again "

@@ -31,6 +31,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from core.middleware import HEALTH_PREFIX
 from core.security.sessions import ENDED_NOTICE, end_all_sessions, end_session, stamp_session
+from core.security.staff_audit import record_staff_change
 
 HAS_DEVICE_KEY = "ll_2fa_device"
 ENROL_URL_NAME = "admin:account_security"
@@ -156,10 +157,12 @@ def account_security_view(request, *, site):
 
 
 def reset_devices(*, user, by):
-    """Remove all of `user`'s devices (a platform operator's reset) and end their sessions."""
+    """Remove all of `user`'s devices (a platform operator's reset) and end their sessions,
+    with its audit event."""
     if not by.is_superuser:
         raise PermissionDenied
     with transaction.atomic():
         removed, _ = TOTPDevice.objects.filter(user=user).delete()
         end_all_sessions(user)
+        record_staff_change(user, "reset_two_factor")
     return removed

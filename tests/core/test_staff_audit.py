@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.models import Group, Permission, User
 from django.test import Client
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from audit.models import AuditEvent
 from core.context import system_scope
@@ -132,3 +133,18 @@ def test_a_users_history_page_links_to_its_audit_trail(operator, clerk, tenant):
     assert [(e.action, e.resource_id, e.tenant_id) for e in listed] == [
         ("update", "clerk", tenant.pk)
     ]
+
+
+def test_removing_a_users_two_factor_device_is_recorded(operator, clerk, tenant):
+    """The device admin does what a reset does, one device at a time: recorded on the user."""
+    device = TOTPDevice.objects.create(user=clerk, name="Phone", confirmed=True)
+    response = operator.post(f"/admin/otp_totp/totpdevice/{device.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+    (event,) = events("auth.user", "clerk")
+    assert (event.action, event.tenant_id, event.actor) == (
+        "two_factor_device_delete",
+        tenant.pk,
+        "user:root",
+    )
+    assert event.changes == {"name": ["Phone", None]}
