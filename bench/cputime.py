@@ -70,11 +70,16 @@ def waited_children_seconds():
 
 def postgres_pid():
     """The PostgreSQL server's main process (the parent of this connection's backend), or None
-    if the server runs on another host or as a user whose processes this one cannot read."""
+    if the server runs on another host, in a container (its process ids are not this host's),
+    or as a user whose processes this one cannot read."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         backend = cursor.fetchone()[0]
-    stat = _stat(backend)
+    try:
+        command = Path(f"/proc/{backend}/comm").read_text().strip()
+    except OSError:
+        return None
+    stat = _stat(backend) if command == "postgres" else None
     return None if stat is None else stat[0]
 
 

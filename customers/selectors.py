@@ -134,11 +134,10 @@ def history_of(customer):
 
 def get_customer_as_of(reference, when):
     """The customer `reference` as it was at `when` (deleted now or not), or 404."""
-    current = (
-        Customer.all_objects.filter(reference=reference).first()
-        if "\x00" not in reference
-        else None
-    )
+    try:
+        current = get_customer(reference, include_deleted=True)
+    except NotFound:
+        current = None
     version = version_as_of(Customer, pk=current.pk, when=when) if current else None
     if version is None:
         raise NotFound(f"No customer {reference} at {when.isoformat()}.")
