@@ -11,7 +11,7 @@ finally evaluates them, and must still raise when evaluated outside any tenant.
 from django.db import models
 from django.db.models import sql
 
-from core.context import check_writable_tenant, get_current_tenant
+from core.context import TenantMismatchError, check_writable_tenant, get_current_tenant
 
 
 class TenantScopedQuery(sql.Query):
@@ -45,8 +45,19 @@ class TenantQuerySet(models.QuerySet):
     """Writes in bulk switch the Query class (UpdateQuery, DeleteQuery): scope them first.
 
     Rows written in bulk are checked like `save()` checks one: never another tenant's row
-    outside system scope (TenantMismatchError), never any row outside every scope.
+    outside system scope (TenantMismatchError), never any row outside every scope, and never a
+    new tenant for a stored row, in any scope (system scope included, where no row-level
+    security would stop the move).
     """
+
+    def _refuse_tenant_write(self, field_names):
+        """A row's tenant is fixed when the row is created (`save()` checks one row): a bulk
+        write never sets it, whatever the value, since it cannot tell which rows it would move."""
+        if {"tenant", "tenant_id"} & set(field_names):
+            raise TenantMismatchError(
+                f"Cannot set the tenant of {self.model._meta.label} rows in bulk: a row's "
+                "tenant never changes."
+            )
 
     def _scoped_now(self):
         clone = self._chain()
@@ -66,6 +77,7 @@ class TenantQuerySet(models.QuerySet):
     bulk_create.alters_data = True
 
     def bulk_update(self, objs, fields, *args, **kwargs):
+        self._refuse_tenant_write(fields)
         objs = list(objs)
         for obj in objs:
             check_writable_tenant(self.model, obj.tenant_id)
@@ -74,10 +86,7 @@ class TenantQuerySet(models.QuerySet):
     bulk_update.alters_data = True
 
     def update(self, **kwargs):
-        for name in ("tenant", "tenant_id"):
-            if name in kwargs:
-                value = kwargs[name]
-                check_writable_tenant(self.model, getattr(value, "pk", value))
+        self._refuse_tenant_write(kwargs)
         return super(TenantQuerySet, self._scoped_now()).update(**kwargs)
 
     update.alters_data = True

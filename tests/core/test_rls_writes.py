@@ -59,15 +59,27 @@ def test_bulk_create_refuses_the_whole_batch(tenant, other_tenant):
     assert counters() == {(tenant.pk, "A-"), (tenant.pk, "B-")}
 
 
-def test_update_cannot_move_rows_to_another_tenant(tenant, other_tenant):
-    mine = CustomerFactory(tenant=tenant)
-    with tenant_context(tenant):
-        for value in (other_tenant, other_tenant.pk):
-            with pytest.raises(TenantMismatchError):
+@pytest.mark.parametrize("scope", ["tenant", "system"])
+def test_bulk_writes_never_move_rows_between_tenants(scope, tenant, other_tenant):
+    """A row's tenant never changes: not through update() or bulk_update(), in any scope,
+    system scope included (where no row-level security would stop it)."""
+    mine = CustomerFactory(tenant=tenant, first_name="Ann")
+    scope_cm = tenant_context(tenant) if scope == "tenant" else system_scope()
+    with scope_cm:
+        for value in (other_tenant, other_tenant.pk, tenant):
+            with pytest.raises(TenantMismatchError, match="tenant never changes"):
                 Customer.objects.filter(pk=mine.pk).update(tenant=value)
-        with pytest.raises(TenantMismatchError):
-            Customer.objects.update(tenant_id=other_tenant.pk)
-        assert Customer.objects.filter(pk=mine.pk).update(tenant=tenant) == 1
+        with pytest.raises(TenantMismatchError, match="tenant never changes"):
+            Customer.objects.update(tenant_id=other_tenant.pk, first_name="Mallory")
+        moved = Customer.all_objects.get(pk=mine.pk)
+        moved.tenant = other_tenant
+        moved.first_name = "Mallory"
+        for fields in (["tenant"], ["tenant_id", "first_name"]):
+            with pytest.raises(TenantMismatchError, match="tenant never changes"):
+                Customer.all_objects.bulk_update([moved], fields)
+    with tenant_context(tenant):
+        mine.refresh_from_db()
+    assert (mine.tenant_id, mine.first_name) == (tenant.pk, "Ann")
 
 
 def test_bulk_update_refuses_another_tenants_rows(tenant, other_tenant):
@@ -92,5 +104,5 @@ def test_system_scope_writes_any_tenant(tenant, other_tenant):
             [ReferenceCounter(tenant=t, prefix="S-") for t in (tenant, other_tenant)]
         )
         ReferenceCounter.objects.create(tenant=other_tenant, prefix="T-")
-        assert ReferenceCounter.objects.filter(prefix="T-").update(tenant=tenant) == 1
-    assert counters() == {(tenant.pk, "S-"), (other_tenant.pk, "S-"), (tenant.pk, "T-")}
+        assert ReferenceCounter.objects.filter(prefix="T-").update(prefix="U-") == 1
+    assert counters() == {(tenant.pk, "S-"), (other_tenant.pk, "S-"), (other_tenant.pk, "U-")}
