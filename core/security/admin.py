@@ -4,6 +4,8 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.db import transaction
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -107,11 +109,12 @@ class PlatformTOTPDeviceAdmin(TOTPDeviceAdmin):
 
     def delete_queryset(self, request, queryset):
         devices = list(queryset.select_related("user__staff_membership__tenant"))
-        super().delete_queryset(request, queryset)
-        for user in {device.user for device in devices}:
-            end_all_sessions(user)
-        for device in devices:
-            _record_removed(device)
+        with transaction.atomic():  # the delete action, unlike the delete page, has none
+            super().delete_queryset(request, queryset)
+            for user in {device.user for device in devices}:
+                end_all_sessions(user)
+            for device in devices:
+                _record_removed(device)
 
 
 class AuditedStaffAdmin:
@@ -128,9 +131,10 @@ class AuditedStaffAdmin:
         super().delete_model(request, obj)
 
     def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            record_staff_change(obj, "delete")
-        super().delete_queryset(request, queryset)
+        with transaction.atomic():  # the delete action, unlike the delete page, has none
+            for obj in queryset:
+                record_staff_change(obj, "delete")
+            super().delete_queryset(request, queryset)
 
     def history_view(self, request, object_id, extra_context=None):
         # Django's history page lists only the admin's log; the audit trail has every change.
@@ -140,26 +144,33 @@ class AuditedStaffAdmin:
         return super().history_view(request, object_id, extra_context)
 
 
+class AuditedPasswordChangeForm(AdminPasswordChangeForm):
+    """An operator's new password for a user (or password login turned off): stored in one
+    transaction with its audit event, which says only that the password changed."""
+
+    def save(self, commit=True):
+        with transaction.atomic():
+            user = super().save(commit)
+            if commit:
+                record_staff_change(
+                    user, "password_change", {"password": [CHANGED_SECRET, CHANGED_SECRET]}
+                )
+        return user
+
+
 class StaffSecurityActions:
     """User admin actions of a platform operator, each in the audit trail, and a new password
     set by one (that it changed, never what it is)."""
 
-    def user_change_password(self, request, id, form_url=""):
-        response = super().user_change_password(request, id, form_url)
-        if request.method == "POST" and response.status_code == 302:  # changed
-            user = self.get_object(request, unquote(id))
-            record_staff_change(
-                user, "password_change", {"password": [CHANGED_SECRET, CHANGED_SECRET]}
-            )
-        return response
-
+    change_password_form = AuditedPasswordChangeForm
     actions = ["end_sessions", "reset_two_factor"]
 
     @admin.action(description="End all sessions of the selected users")
     def end_sessions(self, request, queryset):
         for user in queryset:
-            end_all_sessions(user)
-            record_staff_change(user, "end_sessions")
+            with transaction.atomic():
+                end_all_sessions(user)
+                record_staff_change(user, "end_sessions")
         self.message_user(request, f"Ended the sessions of {len(queryset)} user(s).")
 
     @admin.action(description="Reset two-factor devices of the selected users")

@@ -83,6 +83,34 @@ def test_a_new_password_is_recorded_as_changed_never_shown(operator, clerk):
     assert "N3w-passphrase" not in str(event.changes)
 
 
+def test_a_password_form_that_changes_nothing_records_nothing(operator, clerk):
+    # Django redirects a conflicting submission (password login off, but not the button that
+    # turns it off) back to the form: a redirect that changed nothing.
+    response = operator.post(
+        f"/admin/auth/user/{clerk.pk}/password/",
+        {"usable_password": "false", "set-password": "Set password"},
+    )
+    assert response.status_code == 302, response.content
+    clerk.refresh_from_db()
+    assert clerk.has_usable_password()
+    assert events("auth.user", "clerk") == []
+
+
+def test_a_new_password_is_stored_only_with_its_event(operator, clerk, monkeypatch):
+    def fail(*args, **kwargs):
+        raise RuntimeError("audit trail unavailable")
+
+    monkeypatch.setattr("core.security.admin.record_staff_change", fail)
+    old_hash = clerk.password
+    with pytest.raises(RuntimeError, match="audit trail unavailable"):
+        operator.post(
+            f"/admin/auth/user/{clerk.pk}/password/",
+            {"password1": "N3w-passphrase-for-clerk", "password2": "N3w-passphrase-for-clerk"},
+        )
+    clerk.refresh_from_db()
+    assert clerk.password == old_hash
+
+
 def test_adding_and_deleting_a_user_are_recorded_on_the_platforms_chain(operator):
     response = operator.post(
         "/admin/auth/user/add/",
