@@ -1,6 +1,6 @@
 from django.db import models
 
-from core.models.base import TenantScopedModel
+from core.models.base import TenantScopedModel, tenant_key
 
 
 class IdempotencyRecord(TenantScopedModel):
@@ -9,10 +9,16 @@ class IdempotencyRecord(TenantScopedModel):
     Plumbing, not business data: no history (the business rows it created have their own).
     """
 
+    # Every money-moving POST writes a row: its only indexes are the unique (tenant, partner
+    # key, key) that finds it and `created_at` for the purge. Lone tenant and partner-key
+    # indexes would only cost each insert (partner keys are revoked, never deleted).
+    tenant = tenant_key(db_index=False)
     key = models.CharField(max_length=255)
     # Keys are the partner's own namespace: two integrations of one bank may pick the same key
     # without ever replaying each other's responses.
-    partner_key = models.ForeignKey("core.PartnerKey", on_delete=models.CASCADE, related_name="+")
+    partner_key = models.ForeignKey(
+        "core.PartnerKey", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=500)
     fingerprint = models.CharField(max_length=64)
