@@ -487,7 +487,7 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
         by,
     )
     remaining = [i for i in installments if i.pk not in deleted]
-    figures = _schedule_figures(current, remaining, today)
+    figures = _schedule_figures(current, remaining, last_closed_day())
     if not any(i.outstanding for i in remaining):
         _move(current, "close", by, [], closed_on=received_on, **figures)
     elif figures:
@@ -496,13 +496,16 @@ def repay_loan(*, loan, amount, received_on=None, idempotency_key="", by=None):
     return repayment
 
 
-def _schedule_figures(loan, installments, today):
+def _schedule_figures(loan, installments, closed_through):
     """What the loan shows of its installments and differs now: `maturity_date` (the last due
-    date, earlier once a payment ahead shortened the term) and `days_past_due` (0 once nothing
-    is overdue; close of day keeps counting from there)."""
+    date, earlier once a payment ahead shortened the term) and `days_past_due`, counted on
+    the last day closed (`closed_through`), as close of day counted it: 0 once nothing is
+    overdue, and the same figure close of day left when something still is (an installment
+    becomes overdue only when a day is closed, so one overdue means one was)."""
+    counted_on = closed_through or timezone.localdate()
     figures = {
         "maturity_date": max(i.due_date for i in installments),
-        "days_past_due": allocation.days_past_due(installments, today),
+        "days_past_due": allocation.days_past_due(installments, counted_on),
     }
     return {name: value for name, value in figures.items() if getattr(loan, name) != value}
 
@@ -636,7 +639,7 @@ def reverse_repayment(*, repayment, by=None):
             touched[installment.number] = installment
     _save_installments(list(touched.values()))
     Installment.objects.bulk_create(recreated)
-    figures = _schedule_figures(loan, [*installments.values(), *recreated], timezone.localdate())
+    figures = _schedule_figures(loan, [*installments.values(), *recreated], closed_through)
     current_repayment.reversed_at = timezone.now()
     current_repayment.reversal_journal = journal
     current_repayment.save(update_fields=["reversed_at", "reversal_journal", "updated_at"])

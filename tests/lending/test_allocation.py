@@ -232,8 +232,20 @@ def test_a_reversal_leaves_an_installment_paid_on_time_overdue_once_its_due_date
         assert installment(loan, 2).status == "overdue"
         services.reverse_repayment(repayment=early)
         assert installment(loan, 1).status == "overdue"
-        days = (datetime.date.today() - first.due_date).days
+        days = (yesterday - first.due_date).days  # counted on the last day closed
         assert Loan.objects.get(pk=loan.pk).days_past_due == days
+
+
+def test_a_repayment_counts_the_days_past_due_on_the_last_day_closed(tenant, loan):
+    """As close of day counted them: a repayment the morning after adds no day of its own."""
+    yesterday = datetime.date.today() - datetime.timedelta(days=1)
+    with tenant_context(tenant):
+        run_close_of_day(on=yesterday, tenant=tenant)
+        first, second = installment(loan, 1), installment(loan, 2)
+        assert first.status == second.status == "overdue"
+        assert Loan.objects.get(pk=loan.pk).days_past_due == (yesterday - first.due_date).days
+        services.repay_loan(loan=loan, amount=first.total)
+        assert Loan.objects.get(pk=loan.pk).days_past_due == (yesterday - second.due_date).days
 
 
 @pytest.mark.parametrize(("days_closed_after", "status"), [(0, "pending"), (1, "overdue")])
@@ -261,11 +273,12 @@ def test_installments_a_reversal_brings_back_are_overdue_once_their_due_date_is_
         last = selectors.schedule_of(loan).last()
         ahead = services.repay_loan(loan=loan, amount="500.00", received_on=START)
         assert not Installment.objects.filter(loan=loan, number=last.number).exists()
-        run_close_of_day(on=datetime.date.today() - datetime.timedelta(days=1), tenant=tenant)
+        yesterday = datetime.date.today() - datetime.timedelta(days=1)
+        run_close_of_day(on=yesterday, tenant=tenant)
         services.reverse_repayment(repayment=ahead)
         assert installment(loan, last.number).status == "overdue"
         oldest = installment(loan, 1).due_date
-        assert Loan.objects.get(pk=loan.pk).days_past_due == (datetime.date.today() - oldest).days
+        assert Loan.objects.get(pk=loan.pk).days_past_due == (yesterday - oldest).days
 
 
 def test_a_shortened_term_moves_the_maturity_date_and_a_reversal_restores_it(tenant):
