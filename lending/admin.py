@@ -34,10 +34,10 @@ from lending.admin_forms import (
     DisbursementForm,
     LoanApplicationForm,
     LoanProductForm,
-    ParDateForm,
     RejectionForm,
     RepaymentForm,
     RepaymentReversalForm,
+    ReportDateForm,
     allocation_label,
 )
 from lending.models import Collateral, Installment, Loan, LoanProduct, Repayment
@@ -836,7 +836,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
             raise Http404("No such loan.")
         if not self.has_view_permission(request, loan):
             raise PermissionDenied
-        form = ParDateForm(request.GET or None)
+        form = ReportDateForm(request.GET or None)
         figures, on = None, timezone.localdate()
         if not form.is_bound or form.is_valid():  # a malformed date shows its error, no figures
             on = (form.cleaned_data["on"] if form.is_bound else None) or on
@@ -868,7 +868,7 @@ class LoanAdmin(SoftDeleteAdminMixin, TenantScopedAdmin):
         `lending.reports.portfolio_at_risk`."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = ParDateForm(request.GET or None)
+        form = ReportDateForm(request.GET or None)
         on = form.cleaned_data["on"] if form.is_valid() else None
         report = reports.portfolio_at_risk(on=on or timezone.localdate())
 

@@ -174,7 +174,9 @@ class DisbursementForm(forms.Form):
         self.initial.setdefault("idempotency_key", f"admin-{uuid.uuid4()}")
 
 
-class ParDateForm(forms.Form):
+class ReportDateForm(forms.Form):
+    """The date a read-only page reports on (`?on=`): the payoff and portfolio-at-risk pages."""
+
     on = forms.DateField(
         required=False, label="On", widget=AdminDateWidget, help_text="Blank: today."
     )
