@@ -30,14 +30,15 @@ class LedgerlineAdminSite(admin.AdminSite):
     def has_permission(self, request):
         """Staff need a membership of an active tenant; only superusers may work without one
         (all tenants), and they are never locked out, so they can reopen a tenant."""
-        from core.security.tenant_lockout import locked_tenant
+        from core.models import StaffMembership
 
         user = request.user
         if not (user.is_active and user.is_staff):
             return False
         if user.is_superuser:
             return True
-        return hasattr(user, "staff_membership") and locked_tenant(user) is None
+        tenant = StaffMembership.tenant_of(user)
+        return tenant is not None and tenant.is_active
 
     def login(self, request, extra_context=None):
         """Password, tenant status and, for users with a device, the authenticator code."""

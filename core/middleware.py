@@ -18,6 +18,7 @@ from core.context import (
     system_scope,
     tenant_context,
 )
+from core.models import StaffMembership
 from core.security.tenant_lockout import locked_tenant, refuse_locked_session
 from core.services import KeyRejected, authenticate_partner_key
 
@@ -162,11 +163,11 @@ class TenantMiddleware:
             return
         request.actor = actor_label(user)
         stack.enter_context(actor_context(actor=request.actor, user=user))
-        membership = getattr(user, "staff_membership", None)
-        if membership is not None:
-            request.tenant = membership.tenant
-            request.tenant_slug = membership.tenant.slug
-            stack.enter_context(tenant_context(membership.tenant))
+        tenant = StaffMembership.tenant_of(user)
+        if tenant is not None:
+            request.tenant = tenant
+            request.tenant_slug = tenant.slug
+            stack.enter_context(tenant_context(tenant))
         elif user.is_superuser:
             request.tenant = None
             request.tenant_slug = "*"

@@ -167,7 +167,7 @@ class StaffSecurityActions:
 
     @admin.action(description="End all sessions of the selected users")
     def end_sessions(self, request, queryset):
-        for user in queryset:
+        for user in queryset.select_related("staff_membership__tenant"):  # each event's bank
             with transaction.atomic():
                 end_all_sessions(user)
                 record_staff_change(user, "end_sessions")
@@ -175,7 +175,7 @@ class StaffSecurityActions:
 
     @admin.action(description="Reset two-factor devices of the selected users")
     def reset_two_factor(self, request, queryset):
-        for user in queryset:
+        for user in queryset.select_related("staff_membership__tenant"):  # each event's bank
             reset_devices(user=user, by=request.user)
         self.message_user(
             request,

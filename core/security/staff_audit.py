@@ -14,6 +14,7 @@ from django.db.models import Model
 
 from core.context import system_scope
 from core.history import resource_id_of
+from core.models import StaffMembership
 from core.signals import emit_audit_event
 
 # Form fields whose values are secrets: the event says only that they changed.
@@ -46,15 +47,10 @@ def form_changes(form):
     return changes
 
 
-def _bank_of(user):
-    membership = getattr(user, "staff_membership", None)
-    return membership.tenant if membership is not None else None
-
-
 def record_staff_change(obj, action, changes=None):
     """Record `action` ("create", "update", "delete", "password_change", "end_sessions",
     "reset_two_factor") on a user or group, by the acting staff member."""
-    tenant = _bank_of(obj) if obj._meta.label_lower == "auth.user" else None
+    tenant = StaffMembership.tenant_of(obj) if obj._meta.label_lower == "auth.user" else None
     with system_scope():  # the platform's chain when the user has no bank
         emit_audit_event(
             action=action,

@@ -3,6 +3,8 @@
 from django.contrib.auth import logout
 from django.template.response import TemplateResponse
 
+from core.models import StaffMembership
+
 INACTIVE_TENANT_TEMPLATE = "ledgerline/tenant_inactive.html"
 
 
@@ -12,10 +14,8 @@ def locked_tenant(user):
     Superusers are never locked out: they are the platform operators who reopen a tenant."""
     if user.is_superuser:
         return None
-    membership = getattr(user, "staff_membership", None)
-    if membership is not None and not membership.tenant.is_active:
-        return membership.tenant
-    return None
+    tenant = StaffMembership.tenant_of(user)
+    return tenant if tenant is not None and not tenant.is_active else None
 
 
 def inactive_tenant_message(tenant):
