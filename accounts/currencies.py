@@ -73,9 +73,17 @@ def parse_amount(value, code, *, field="amount"):
         raise ValidationError({field: 'Enter a decimal amount, such as "10.50".'})
     if amount <= 0:
         raise ValidationError({field: "The amount must be more than zero."})
+    check_places(amount, code, field=field, written=isinstance(value, str))
+    return quantize(amount, code)
+
+
+def check_places(amount, code, *, field, written):
+    """Refuse `amount` (ValidationError on `field`) with more decimal places than `code`'s minor
+    unit: by value, and, for a string a client `written` out, as written too ("1.000" has three
+    places for a currency of two, whatever it is worth)."""
     places = minor_unit(code)
-    if amount != amount.quantize(_exponent(code), rounding=ROUND_HALF_EVEN):
+    exact = amount == amount.quantize(_exponent(code), rounding=ROUND_HALF_EVEN)
+    if not exact or (written and amount.as_tuple().exponent < -places):
         raise ValidationError(
             {field: f"{code} amounts have at most {places} decimal place{'s' * (places != 1)}."}
         )
-    return quantize(amount, code)

@@ -56,11 +56,9 @@ def clean_overdraft_limit(value, *, currency, product):
         raise ValidationError({"overdraft_limit": "Enter a decimal amount."}) from None
     if not limit.is_finite() or limit < 0:
         raise ValidationError({"overdraft_limit": "The overdraft limit cannot be negative."})
-    if limit != currencies.quantize(limit, currency):
-        places = currencies.minor_unit(currency)
-        raise ValidationError(
-            {"overdraft_limit": f"{currency} amounts have at most {places} decimal places."}
-        )
+    currencies.check_places(
+        limit, currency, field="overdraft_limit", written=isinstance(value, str)
+    )
     if limit and product == Account.Product.SAVINGS:
         raise ValidationError({"overdraft_limit": "A savings account has no overdraft."})
     return currencies.quantize(limit, currency)

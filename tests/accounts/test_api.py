@@ -216,6 +216,8 @@ def test_patch_overdraft_limit_moves_available_balance(api, funded):
         "status"
     }
     problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "-1"}), 400)
+    places = problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "30.000"}), 400)
+    assert places["errors"] == {"overdraft_limit": ["EUR amounts have at most 2 decimal places."]}
     assert api.get(f"{BASE}/{funded}").json() == body
 
 
@@ -339,6 +341,7 @@ def test_deposit_answers_the_posting(api, account, tenant):
         ("0.00", None),
         ("-5.00", None),
         ("1.001", None),
+        ("1.000", "EUR amounts have at most 2 decimal places."),  # as written, not by value
         ("1e2", None),
         ("ten", None),
         ("", "This field is required."),
