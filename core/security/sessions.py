@@ -19,6 +19,7 @@ from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import F
 from django.dispatch import receiver
 from django.template.response import TemplateResponse
@@ -60,7 +61,13 @@ def end_all_sessions(user):
             epoch=F("epoch") + 1, updated_at=timezone.now()
         )
         row.refresh_from_db(fields=["epoch"])
-    cache.set(_cache_key(user.pk), row.epoch, _CACHE_TTL)
+    # The cache never runs ahead of the database: until the new epoch commits, readers go to
+    # the database (which shows it to this transaction only). Set at once, a rolled-back end
+    # (its audit event failed) would leave the cache ahead, and the next end would reuse that
+    # number and spare every session stamped with it meanwhile.
+    key = _cache_key(user.pk)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.set(key, row.epoch, _CACHE_TTL))
     return row.epoch
 
 

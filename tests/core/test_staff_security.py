@@ -1,6 +1,7 @@
 """Staff login lockout and records, sessions (idle expiry, logout everywhere), the second factor."""
 
 from datetime import timedelta
+from unittest.mock import Mock
 
 import pytest
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
@@ -12,7 +13,7 @@ from django.utils import timezone
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from core.security.sessions import ACTIVITY_KEY, end_all_sessions
+from core.security.sessions import ACTIVITY_KEY, EPOCH_KEY, current_epoch, end_all_sessions
 from tests.core.logins import BROWSER, PASSWORD, browser, logged_in, post_login, session_exists
 from tests.factories import StaffMembershipFactory, UserFactory
 
@@ -360,3 +361,21 @@ def test_the_demo_logins_printed_by_make_run_log_in(db):
         client = browser()
         assert post_login(client, username, password=password).status_code == 302
         assert client.get("/admin/customers/customer/").status_code == 200
+
+
+def test_an_end_of_sessions_rolled_back_ends_nothing_and_the_next_one_ends_all(clerk, monkeypatch):
+    """Its audit event failed, so the end is rolled back: the epoch is the stored one, and a
+    session opened after it is ended by the next end that succeeds."""
+    before = end_all_sessions(clerk)
+    operator = Client(raise_request_exception=False)
+    operator.force_login(UserFactory(username="root", is_superuser=True))
+    action = {"action": "end_sessions", "_selected_action": [clerk.pk]}
+    monkeypatch.setattr("core.security.admin.record_staff_change", Mock(side_effect=RuntimeError))
+    assert operator.post("/admin/auth/user/", action).status_code == 500
+    assert current_epoch(clerk.pk) == before
+    monkeypatch.undo()
+    clerk_client = Client()
+    clerk_client.force_login(clerk)
+    assert clerk_client.session[EPOCH_KEY] == before
+    assert operator.post("/admin/auth/user/", action).status_code == 302
+    assert clerk_client.get("/admin/").status_code == 302  # ended
