@@ -107,7 +107,9 @@ class MoneyMovementForm(forms.Form):
         cleaned = super().clean()
         if "amount" in cleaned:
             try:
-                cleaned["amount"] = rules.clean_amount(cleaned["amount"], self.account.currency)
+                cleaned["amount"] = rules.clean_amount(
+                    cleaned["amount"], self.account.currency, written=True
+                )
             except ValidationError as error:
                 self.add_error(None, error)  # names the amount field
         return cleaned

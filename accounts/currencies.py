@@ -59,10 +59,11 @@ def format_amount(amount, code):
     return f"{quantize(amount, code):f}"
 
 
-def parse_amount(value, code, *, field="amount"):
+def parse_amount(value, code, *, field="amount", written=False):
     """A positive amount of `code` with at most its minor unit's places, as a Decimal quantized
     to them; anything else is a ValidationError on `field` (a float is refused: money is never
-    binary floating point)."""
+    binary floating point). `written`: `value` is as a client wrote it (a string, or a form's
+    Decimal, which keeps the places written), so its written places count too."""
     if isinstance(value, (float, bool)) or value is None:
         raise ValidationError({field: 'Give the amount as a decimal string, such as "10.50".'})
     try:
@@ -73,14 +74,14 @@ def parse_amount(value, code, *, field="amount"):
         raise ValidationError({field: 'Enter a decimal amount, such as "10.50".'})
     if amount <= 0:
         raise ValidationError({field: "The amount must be more than zero."})
-    check_places(amount, code, field=field, written=isinstance(value, str))
+    check_places(amount, code, field=field, written=written or isinstance(value, str))
     return quantize(amount, code)
 
 
 def check_places(amount, code, *, field, written):
     """Refuse `amount` (ValidationError on `field`) with more decimal places than `code`'s minor
-    unit: by value, and, for a string a client `written` out, as written too ("1.000" has three
-    places for a currency of two, whatever it is worth)."""
+    unit: by value, and, for an amount as a client `written` it, as written too ("1.000" has
+    three places for a currency of two, whatever it is worth; the contract refuses it)."""
     places = minor_unit(code)
     exact = amount == amount.quantize(_exponent(code), rounding=ROUND_HALF_EVEN)
     if not exact or (written and amount.as_tuple().exponent < -places):

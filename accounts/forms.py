@@ -61,7 +61,7 @@ class AmountForm(forms.Form):
         currency = self.currency_of(cleaned)
         if "amount" in cleaned and currency:
             try:
-                cleaned["amount"] = rules.clean_amount(cleaned["amount"], currency)
+                cleaned["amount"] = rules.clean_amount(cleaned["amount"], currency, written=True)
             except ValidationError as error:
                 self.add_error(None, error)  # names `amount`
         return cleaned
@@ -102,6 +102,7 @@ class AccountOpenForm(forms.Form):
                     cleaned.get("overdraft_limit"),
                     currency=cleaned["currency"],
                     product=cleaned["product"],
+                    written=True,
                 )
             except ValidationError as error:
                 self.add_error(None, error)  # names `overdraft_limit`
@@ -125,6 +126,7 @@ class AccountUpdateForm(forms.Form):
                     cleaned["overdraft_limit"],
                     currency=self.account.currency,
                     product=self.account.product,
+                    written=True,
                 )
             except ValidationError as error:
                 self.add_error(None, error)

@@ -44,8 +44,9 @@ def clean_currency(code):
     return code
 
 
-def clean_overdraft_limit(value, *, currency, product):
-    """A limit of zero or more in the currency's minor unit; savings accounts have none."""
+def clean_overdraft_limit(value, *, currency, product, written=False):
+    """A limit of zero or more in the currency's minor unit; savings accounts have none.
+    `written`: as a client wrote it (`currencies.parse_amount`)."""
     if value in (None, ""):
         return ZERO
     if isinstance(value, float):
@@ -57,16 +58,17 @@ def clean_overdraft_limit(value, *, currency, product):
     if not limit.is_finite() or limit < 0:
         raise ValidationError({"overdraft_limit": "The overdraft limit cannot be negative."})
     currencies.check_places(
-        limit, currency, field="overdraft_limit", written=isinstance(value, str)
+        limit, currency, field="overdraft_limit", written=written or isinstance(value, str)
     )
     if limit and product == Account.Product.SAVINGS:
         raise ValidationError({"overdraft_limit": "A savings account has no overdraft."})
     return currencies.quantize(limit, currency)
 
 
-def clean_amount(value, currency):
-    """A positive amount in `currency`'s minor unit (ValidationError on `amount`)."""
-    return currencies.parse_amount(value, currency)
+def clean_amount(value, currency, *, written=False):
+    """A positive amount in `currency`'s minor unit (ValidationError on `amount`). `written`: as
+    a client wrote it (`currencies.parse_amount`)."""
+    return currencies.parse_amount(value, currency, written=written)
 
 
 # --- opening ----------------------------------------------------------------------------------

@@ -51,7 +51,7 @@ def _amount_in(form, name, currency):
     if value is None or currency is None:
         return
     try:
-        form.cleaned_data[name] = currencies.parse_amount(value, currency, field=name)
+        form.cleaned_data[name] = currencies.parse_amount(value, currency, field=name, written=True)
     except ValidationError as error:
         form.add_error(None, error)
 
