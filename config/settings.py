@@ -154,8 +154,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         )
 else:
     VAR_DIR.mkdir(exist_ok=True)
-    # Wait for a writer instead of failing at once when two requests write together.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    # Wait for a writer instead of failing at once when two requests (or a request and the
+    # audit sealer) write together: each transaction takes the write lock when it begins
+    # (BEGIN IMMEDIATE), so it waits up to `timeout` seconds for it. A transaction that began
+    # as a reader and then writes could not wait: SQLite refuses it at once ("database is
+    # locked"), since waiting could deadlock.
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    sqlite_options.setdefault("timeout", 20)
+    sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
