@@ -342,6 +342,7 @@ class Journal(ImmutableModel):
     Kind = JournalKind
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    AUDIT_ID_FIELD = "public_id"  # audit events name it by the id the API shows
     kind = models.CharField(max_length=24, choices=JournalKind.choices)
     description = models.CharField(max_length=200, blank=True)
     actor = models.CharField(max_length=150, blank=True)

@@ -71,8 +71,8 @@ def record_history_row(sender, instance, history_instance, **kwargs):
     if history_instance.history_type != "+":
         older = _previous_row(history_instance)
     changes = {
-        field.attname: [old, new]
-        for field, (old, new) in declared_changes(older, history_instance).items()
+        field.name: [old, new]  # "customer": ["CUS-000001", "CUS-000002"], as partners name it
+        for field, (old, new) in declared_changes(older, history_instance, instance).items()
         if older is not None or new not in EMPTY  # a creation lists the fields it filled
     }
     related = []

@@ -116,10 +116,12 @@ def fill_history_context(sender, instance, history_instance, **kwargs):
         history_instance.history_date = stamp
 
 
-def changed_fields(older, newer, *, hidden=(), masked=None):
+def changed_fields(older, newer, *, hidden=(), masked=None, instance=None):
     """{field: (old, new)} for every tracked field that differs between two historical rows of
     one object (`older` None: the row that created it). Fields in `hidden` are left out; values
-    of fields in `masked` ({name: function}) are shown only through their function."""
+    of fields in `masked` ({name: function}) are shown only through their function; a foreign
+    key's values name the objects it pointed to (`named_target`; `instance`: the live object,
+    whose loaded relations spare a query)."""
     masked = masked or {}
     changes = {}
     for field in newer.tracked_fields:
@@ -132,20 +134,38 @@ def changed_fields(older, newer, *, hidden=(), masked=None):
         mask = masked.get(field.name)
         if mask is not None:
             old, new = (mask(v) if v is not None else None for v in (old, new))
+        elif field.is_relation:
+            old, new = (named_target(field, v, instance) for v in (old, new))
         changes[field] = (old, new)
     return changes
+
+
+def named_target(field, pk, instance=None):
+    """The object foreign key `field` points to by `pk`, named as the audit trail names objects
+    (`resource_id_of`: CUS-000013, never the database id 15); the pk itself only when that
+    object is gone. `instance`: an object whose loaded relation may be that object."""
+    if pk is None:
+        return None
+    target = field.get_cached_value(instance, None) if instance is not None else None
+    if target is None or target.pk != pk:
+        target = field.related_model._base_manager.filter(pk=pk).first()
+    return resource_id_of(target) if target is not None else pk
 
 
 # Bookkeeping columns no auditor needs in a diff.
 ALWAYS_HIDDEN = frozenset({"updated_at", "tenant"})
 
 
-def declared_changes(older, newer):
+def declared_changes(older, newer, instance=None):
     """`changed_fields` with what the model declares hidden and masked (see the module doc)."""
     model = newer.instance_type
     hidden = ALWAYS_HIDDEN | set(getattr(model, "history_hidden_fields", ()))
     return changed_fields(
-        older, newer, hidden=hidden, masked=getattr(model, "history_masked_fields", {})
+        older,
+        newer,
+        hidden=hidden,
+        masked=getattr(model, "history_masked_fields", {}),
+        instance=instance,
     )
 
 

@@ -11,6 +11,7 @@ from customers.models import Customer
 from tests.audit.helpers import deposits_at
 from tests.conftest import make_api_client
 from tests.customers.factories import BusinessFactory, CustomerFactory, ShareholdingFactory
+from tests.lending.factories import make_loan
 
 pytestmark = pytest.mark.django_db
 
@@ -164,6 +165,34 @@ def test_customer_history_includes_relationships_and_pages(api, in_tenant):
         f"/api/v1/customers/{jane.reference}/history", {"cursor": body["next_cursor"]}
     ).json()
     assert [(e["action"], e["resource_id"]) for e in rest["data"]] == [("create", jane.reference)]
+
+
+def test_changes_name_related_objects_by_reference_never_by_database_id(api, in_tenant):
+    jane, john = CustomerFactory.create_batch(2, tenant=in_tenant)
+    acme = BusinessFactory(tenant=in_tenant)
+    stake = ShareholdingFactory(customer=acme, related_customer=jane)
+    stake.related_customer = john
+    stake.save()
+    body = api.get(f"/api/v1/customers/{acme.reference}/history").json()
+    changed, created = (e["changes"] for e in body["data"][:2])
+    assert created["customer"] == [None, acme.reference]
+    assert created["related_customer"] == [None, jane.reference]
+    assert changed == {"related_customer": [jane.reference, john.reference]}
+    assert not [name for e in body["data"] for name in e["changes"] if name.endswith("_id")]
+
+
+def test_a_loans_changes_name_its_customer_product_account_and_journal(api, tenant):
+    loan = make_loan(tenant, status="active")
+    events = api.get(EVENTS, {"resource_id": loan.reference, "action": "create"}).json()["data"]
+    (created,) = [e["changes"] for e in events if e["resource_type"] == "lending.loan"]
+    assert (created["customer"][1], created["account"][1]) == (
+        loan.customer.reference,
+        loan.account.reference,
+    )
+    assert created["product"][1] == loan.product.reference
+    events = api.get(EVENTS, {"resource_id": loan.reference, "action": "update"}).json()["data"]
+    (disbursed,) = [e["changes"] for e in events if "disbursement_journal" in e["changes"]]
+    assert disbursed["disbursement_journal"] == [None, str(loan.disbursement_journal.public_id)]
 
 
 def test_as_of_returns_each_earlier_version_exactly(api, in_tenant):
