@@ -25,6 +25,10 @@ def _amount_field(help_text="A decimal string in the account's currency."):
     return forms.DecimalField(**AMOUNT_DIGITS, help_text=help_text)
 
 
+# The contract lists it among what a movement takes, not among its optional fields.
+DESCRIPTION_HELP = "What the movement is for, as the statement shows it."
+
+
 def _text_field(model, name, **kwargs):
     return forms.CharField(max_length=model._meta.get_field(name).max_length, **kwargs)
 
@@ -140,7 +144,7 @@ class MovementForm(AmountForm):
     """A deposit or withdrawal of `amount` in the currency of `account`."""
 
     amount = _amount_field()
-    description = _text_field(Posting, "description", required=False)
+    description = _text_field(Posting, "description", help_text=DESCRIPTION_HELP)
     value_date = forms.DateField(required=False, help_text="Default: today.")
     external_reference = _text_field(
         Posting,
@@ -157,7 +161,7 @@ class TransferForm(AmountForm):
     from_account = forms.CharField(max_length=32, help_text="Reference of the debited account.")
     to_account = forms.CharField(max_length=32, help_text="Reference of the credited account.")
     amount = _amount_field(help_text="A decimal string in the accounts' currency.")
-    description = _text_field(Posting, "description", required=False)
+    description = _text_field(Posting, "description", help_text=DESCRIPTION_HELP)
 
     def clean(self):
         sides = [name for name in ("from_account", "to_account") if name in self.cleaned_data]

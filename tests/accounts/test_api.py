@@ -51,7 +51,9 @@ def open_account(api, customer, currency="EUR", **fields):
 
 
 def deposit(api, ref, amount, **fields):
-    return created(api.post(f"{BASE}/{ref}/deposits", {"amount": amount, **fields}))
+    return created(
+        api.post(f"{BASE}/{ref}/deposits", {"amount": amount, "description": "test", **fields})
+    )
 
 
 @pytest.fixture
@@ -93,7 +95,10 @@ def test_money_has_the_currency_s_minor_unit(api, holder):
     yen = open_account(api, holder, currency="jpy")
     assert (yen["currency"], yen["balance"]) == ("JPY", "0")
     assert deposit(api, yen["reference"], "1500")["balance_after"] == "1500"
-    problem(api.post(f"{BASE}/{yen['reference']}/deposits", {"amount": "1.5"}), 400)
+    problem(
+        api.post(f"{BASE}/{yen['reference']}/deposits", {"amount": "1.5", "description": "test"}),
+        400,
+    )
     dinar = open_account(api, holder, currency="KWD")
     assert deposit(api, dinar["reference"], "1.125")["amount"] == "1.125"
 
@@ -182,8 +187,8 @@ def test_another_tenant_s_account_is_404_everywhere(api, other_api, funded):
         other_api.patch(f"{BASE}/{funded}", {"overdraft_limit": "10"}),
         other_api.post(f"{BASE}/{funded}/freeze"),
         other_api.get(f"{BASE}/{funded}/transactions"),
-        other_api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00"}),
-        other_api.post(f"{BASE}/{funded}/withdrawals", {"amount": "1.00"}),
+        other_api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00", "description": "test"}),
+        other_api.post(f"{BASE}/{funded}/withdrawals", {"amount": "1.00", "description": "test"}),
         other_api.get(f"{BASE}/{funded}/holds"),
         other_api.post(f"{BASE}/{funded}/holds", {"amount": "1.00", "reason": "x"}),
     ):
@@ -197,7 +202,9 @@ def test_scopes(tenant, funded):
     reader = make_api_client(tenant, scopes=["accounts:read"])
     assert reader.get(BASE).status_code == 200
     assert reader.get(f"{BASE}/{funded}/transactions").status_code == 200
-    problem(reader.post(f"{BASE}/{funded}/deposits", {"amount": "1.00"}), 403)
+    problem(
+        reader.post(f"{BASE}/{funded}/deposits", {"amount": "1.00", "description": "test"}), 403
+    )
     problem(reader.post("/api/v1/transfers", {}), 403)
     problem(reader.post(f"{BASE}/{funded}/freeze"), 403)
     outsider = make_api_client(tenant, scopes=["customers:read", "customers:write"])
@@ -225,19 +232,23 @@ def test_freeze_unfreeze_and_close(api, funded):
     assert api.post(f"{BASE}/{funded}/freeze").json()["status"] == "frozen"
     assert problem(api.post(f"{BASE}/{funded}/freeze"), 409)["type"].endswith("/conflict")
     for movement in ("deposits", "withdrawals"):
-        body = problem(api.post(f"{BASE}/{funded}/{movement}", {"amount": "1.00"}), 422)
+        body = problem(
+            api.post(f"{BASE}/{funded}/{movement}", {"amount": "1.00", "description": "test"}), 422
+        )
         assert body["type"].endswith("/business-rule") and "frozen" in body["detail"]
     assert api.post(f"{BASE}/{funded}/unfreeze").json()["status"] == "active"
     problem(api.post(f"{BASE}/{funded}/unfreeze"), 409)
     body = problem(api.post(f"{BASE}/{funded}/close"), 422)  # 100.00 still on it
     assert "balance" in body["detail"]
-    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "100.00"}))
+    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "100.00", "description": "test"}))
     closed = api.post(f"{BASE}/{funded}/close").json()
     assert closed["status"] == "closed" and closed["closed_on"] == timezone.localdate().isoformat()
     problem(api.post(f"{BASE}/{funded}/close"), 409)
     assert (
         "closed"
-        in problem(api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00"}), 422)["detail"]
+        in problem(
+            api.post(f"{BASE}/{funded}/deposits", {"amount": "1.00", "description": "test"}), 422
+        )["detail"]
     )
     assert api.get(BASE, {"status": "closed"}).json()["data"] == [closed]
 
@@ -246,10 +257,12 @@ def test_close_with_an_active_hold_is_422(api, account):
     ref = account["reference"]
     deposit(api, ref, "5.00")
     hold = created(api.post(f"{BASE}/{ref}/holds", {"amount": "1.00", "reason": "card"}))
-    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "4.00"}))
-    problem(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "1.00"}), 422)  # held
+    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "4.00", "description": "test"}))
+    problem(
+        api.post(f"{BASE}/{ref}/withdrawals", {"amount": "1.00", "description": "test"}), 422
+    )  # held
     assert api.delete(f"{BASE}/{ref}/holds/{hold['id']}").status_code == 204
-    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "1.00"}))
+    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "1.00", "description": "test"}))
     assert api.post(f"{BASE}/{ref}/close").json()["status"] == "closed"
 
 
@@ -293,11 +306,13 @@ def test_patch_refusals(api, funded):
     """Lowering the limit below what is drawn is a refused rule (422); a closed account's
     settings no longer change (409). Neither changes anything."""
     api.patch(f"{BASE}/{funded}", {"overdraft_limit": "50.00"})
-    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "130.00"}))  # 30.00 drawn
+    created(
+        api.post(f"{BASE}/{funded}/withdrawals", {"amount": "130.00", "description": "test"})
+    )  # 30.00 drawn
     body = problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "20.00"}), 422)
     assert body["type"].endswith("/business-rule") and "overdrawn" in body["detail"]
     assert api.get(f"{BASE}/{funded}").json()["overdraft_limit"] == "50.00"
-    api.post(f"{BASE}/{funded}/deposits", {"amount": "30.00"})
+    api.post(f"{BASE}/{funded}/deposits", {"amount": "30.00", "description": "test"})
     assert api.post(f"{BASE}/{funded}/close").json()["status"] == "closed"
     body = problem(api.patch(f"{BASE}/{funded}", {"overdraft_limit": "0.00"}), 409)
     assert body["type"].endswith("/conflict") and "closed" in body["detail"]
@@ -351,17 +366,33 @@ def test_deposit_answers_the_posting(api, account, tenant):
 )
 def test_bad_amounts_are_400_naming_amount(api, funded, amount, message):
     for path in (f"{BASE}/{funded}/deposits", f"{BASE}/{funded}/withdrawals"):
-        body = problem(api.post(path, {"amount": amount}), 400)
+        body = problem(api.post(path, {"amount": amount, "description": "test"}), 400)
         assert list(body["errors"]) == ["amount"]
         if message:
             assert body["errors"]["amount"] == [message]
     body = problem(
         api.post(
-            "/api/v1/transfers", {"from_account": funded, "to_account": funded, "amount": amount}
+            "/api/v1/transfers",
+            {"from_account": funded, "to_account": funded, "amount": amount, "description": "test"},
         ),
         400,
     )
     assert list(body["errors"]) == ["amount"]
+    assert balances(api, funded) == ("100.00", "100.00")
+
+
+@pytest.mark.parametrize("description", [None, "", "   "])
+def test_a_movement_without_a_description_is_400_naming_it(api, holder, funded, description):
+    """The contract lists `description` among what a movement takes, not among its options."""
+    body = {} if description is None else {"description": description}
+    target = open_account(api, holder)["reference"]
+    for path, fields in (
+        (f"{BASE}/{funded}/deposits", {}),
+        (f"{BASE}/{funded}/withdrawals", {}),
+        ("/api/v1/transfers", {"from_account": funded, "to_account": target}),
+    ):
+        refused = problem(api.post(path, {"amount": "1.00", **fields, **body}), 400)
+        assert refused["errors"] == {"description": ["This field is required."]}
     assert balances(api, funded) == ("100.00", "100.00")
 
 
@@ -372,7 +403,7 @@ def test_other_bad_movement_fields(api, funded):
     )
     assert body["errors"] == {
         "memo": ["Unknown field."],
-        "description": ["Must be a string or null."],
+        "description": ["Must be a string."],
     }
     body = problem(
         api.post(
@@ -387,13 +418,17 @@ def test_other_bad_movement_fields(api, funded):
 
 def test_withdrawal_within_available_balance_only(api, funded):
     api.patch(f"{BASE}/{funded}", {"overdraft_limit": "20"})
-    body = created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "110.00"}))
+    body = created(
+        api.post(f"{BASE}/{funded}/withdrawals", {"amount": "110.00", "description": "test"})
+    )
     assert (body["kind"], body["amount"], body["balance_after"]) == (
         "withdrawal",
         "-110.00",
         "-10.00",
     )
-    refused = problem(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "10.01"}), 422)
+    refused = problem(
+        api.post(f"{BASE}/{funded}/withdrawals", {"amount": "10.01", "description": "test"}), 422
+    )
     assert refused["type"].endswith("/business-rule")
     assert balances(api, funded) == ("-10.00", "10.00")
 
@@ -404,7 +439,13 @@ def test_withdrawal_within_available_balance_only(api, funded):
 def transfer(api, source, target, amount, **fields):
     return api.post(
         "/api/v1/transfers",
-        {"from_account": source, "to_account": target, "amount": amount, **fields},
+        {
+            "from_account": source,
+            "to_account": target,
+            "amount": amount,
+            "description": "test",
+            **fields,
+        },
     )
 
 
@@ -438,7 +479,7 @@ def test_transfer_refusals(api, other_api, holder, other_tenant, funded):
     )
     problem(transfer(api, foreign, funded, "1.00"), 404)
     body = problem(api.post("/api/v1/transfers", {"amount": "1.00"}), 400)
-    assert set(body["errors"]) == {"from_account", "to_account"}
+    assert set(body["errors"]) == {"from_account", "to_account", "description"}
     api.post(f"{BASE}/{euros}/freeze")
     assert "frozen" in problem(transfer(api, funded, euros, "1.00"), 422)["detail"]
     assert balances(api, funded) == ("100.00", "100.00")
@@ -452,7 +493,7 @@ def test_statement_newest_first_with_running_balance_and_pages(api, account):
     ref = account["reference"]
     for amount in ("1.00", "2.00", "3.00", "4.00", "5.00"):
         deposit(api, ref, amount)
-    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "6.00"}))
+    created(api.post(f"{BASE}/{ref}/withdrawals", {"amount": "6.00", "description": "test"}))
     first = api.get(f"{BASE}/{ref}/transactions", {"limit": 4}).json()
     second = api.get(
         f"{BASE}/{ref}/transactions", {"limit": 4, "cursor": first["next_cursor"]}
@@ -536,7 +577,7 @@ def test_an_expired_hold_stops_counting(api, funded, tenant):
         AccountBalance.objects.filter(account__reference=funded).update(next_hold_expiry=past)
     assert balances(api, funded) == ("100.00", "100.00")
     assert api.get(url).json()["data"][0]["status"] == "expired"
-    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "100.00"}))
+    created(api.post(f"{BASE}/{funded}/withdrawals", {"amount": "100.00", "description": "test"}))
 
 
 # --- idempotency ------------------------------------------------------------------------------
@@ -546,13 +587,13 @@ def test_a_retried_deposit_posts_once(api, account, tenant):
     ref = account["reference"]
     url = f"{BASE}/{ref}/deposits"
     key = {"Idempotency-Key": "dep-1"}
-    first = created(api.post(url, {"amount": "10.00"}, headers=key))
-    again = api.post(url, {"amount": "10.00"}, headers=key)
+    first = created(api.post(url, {"amount": "10.00", "description": "test"}, headers=key))
+    again = api.post(url, {"amount": "10.00", "description": "test"}, headers=key)
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert again.json() == first
-    assert problem(api.post(url, {"amount": "11.00"}, headers=key), 409)["type"].endswith(
-        "/idempotency-key-reused"
-    )
+    assert problem(api.post(url, {"amount": "11.00", "description": "test"}, headers=key), 409)[
+        "type"
+    ].endswith("/idempotency-key-reused")
     assert balances(api, ref) == ("10.00", "10.00")
     with tenant_context(tenant):
         assert Journal.objects.filter(kind="deposit").count() == 1
@@ -561,7 +602,7 @@ def test_a_retried_deposit_posts_once(api, account, tenant):
 def test_idempotent_transfer_and_hold_and_opening(api, holder, funded):
     target = open_account(api, holder)["reference"]
     key = {"Idempotency-Key": "tr-1"}
-    body = {"from_account": funded, "to_account": target, "amount": "5.00"}
+    body = {"from_account": funded, "to_account": target, "amount": "5.00", "description": "test"}
     first = created(api.post("/api/v1/transfers", body, headers=key))
     assert api.post("/api/v1/transfers", body, headers=key).json() == first
     assert balances(api, target) == ("5.00", "5.00")
@@ -640,7 +681,9 @@ def test_a_deposit_costs_a_fixed_few_queries(api, funded, django_assert_max_num_
     with django_assert_max_num_queries(MOVEMENT_BUDGET):
         created(
             api.post(
-                f"{BASE}/{funded}/deposits", {"amount": "1.00"}, headers={"Idempotency-Key": "q"}
+                f"{BASE}/{funded}/deposits",
+                {"amount": "1.00", "description": "test"},
+                headers={"Idempotency-Key": "q"},
             )
         )
 
@@ -650,7 +693,7 @@ def test_a_transfer_costs_a_fixed_few_queries(api, holder, funded, django_assert
     with django_assert_max_num_queries(MOVEMENT_BUDGET):
         response = api.post(
             "/api/v1/transfers",
-            {"from_account": funded, "to_account": target, "amount": "1.00"},
+            {"from_account": funded, "to_account": target, "amount": "1.00", "description": "test"},
             headers={"Idempotency-Key": "q"},
         )
     assert created(response)["amount"] == "1.00"
@@ -661,7 +704,9 @@ def test_as_of_answers_the_account_and_its_balances_then(api, funded, tenant):
     for step in (
         lambda: api.patch(f"{BASE}/{funded}", {"overdraft_limit": "50"}),
         lambda: api.post(f"{BASE}/{funded}/holds", {"amount": "30.00", "reason": "card"}),
-        lambda: api.post(f"{BASE}/{funded}/withdrawals", {"amount": "60.00"}),
+        lambda: api.post(
+            f"{BASE}/{funded}/withdrawals", {"amount": "60.00", "description": "test"}
+        ),
         lambda: api.post(f"{BASE}/{funded}/freeze"),
     ):
         moments.append(timezone.now().isoformat())
@@ -687,13 +732,19 @@ def test_a_nul_in_a_reference_is_404_not_500(api, funded):
     for response in (
         api.get(f"{BASE}/ACC%00"),
         api.get(f"{BASE}/ACC%00", {"as_of": "2030-01-01T00:00:00Z"}),
-        api.post(f"{BASE}/ACC%00/deposits", {"amount": "1.00"}),
+        api.post(f"{BASE}/ACC%00/deposits", {"amount": "1.00", "description": "test"}),
         api.get(BASE, {"customer": "CUS\x00"}),
     ):
         assert response.status_code in (400, 404), response.content
     body = problem(
         api.post(
-            "/api/v1/transfers", {"from_account": funded, "to_account": "A\x00", "amount": "1.00"}
+            "/api/v1/transfers",
+            {
+                "from_account": funded,
+                "to_account": "A\x00",
+                "amount": "1.00",
+                "description": "test",
+            },
         ),
         400,
     )
@@ -706,18 +757,28 @@ def test_the_bank_s_internal_accounts_are_not_partner_accounts(api, funded):
         api.get(f"{BASE}/SETTLEMENT-EUR"),
         api.get(f"{BASE}/SETTLEMENT-EUR", {"as_of": timezone.now().isoformat()}),
         api.get(f"{BASE}/SETTLEMENT-EUR/transactions"),
-        api.post(f"{BASE}/SETTLEMENT-EUR/deposits", {"amount": "1.00"}),
-        api.post(f"{BASE}/SETTLEMENT-EUR/withdrawals", {"amount": "1.00"}),
+        api.post(f"{BASE}/SETTLEMENT-EUR/deposits", {"amount": "1.00", "description": "test"}),
+        api.post(f"{BASE}/SETTLEMENT-EUR/withdrawals", {"amount": "1.00", "description": "test"}),
         api.post(f"{BASE}/SETTLEMENT-EUR/freeze"),
         api.get(f"{BASE}/SETTLEMENT-EUR/holds"),
         api.post(f"{BASE}/SETTLEMENT-EUR/holds", {"amount": "1.00", "reason": "card"}),
         api.post(
             "/api/v1/transfers",
-            {"from_account": "SETTLEMENT-EUR", "to_account": funded, "amount": "1.00"},
+            {
+                "from_account": "SETTLEMENT-EUR",
+                "to_account": funded,
+                "amount": "1.00",
+                "description": "test",
+            },
         ),
         api.post(
             "/api/v1/transfers",
-            {"from_account": funded, "to_account": "SETTLEMENT-EUR", "amount": "1.00"},
+            {
+                "from_account": funded,
+                "to_account": "SETTLEMENT-EUR",
+                "amount": "1.00",
+                "description": "test",
+            },
         ),
     ):
         assert problem(response, 404)["detail"].startswith("No account ")
@@ -753,7 +814,10 @@ def test_a_retry_after_the_stored_response_is_purged_still_posts_once(api, funde
     assert balances(api, funded) == ("90.00", "90.00")
     # Another integration of the bank may use the same key for its own movement.
     other = make_api_client(tenant)
-    assert created(other.post(url, {"amount": "10.00"}, headers=key))["id"] != first["id"]
+    assert (
+        created(other.post(url, {"amount": "10.00", "description": "test"}, headers=key))["id"]
+        != first["id"]
+    )
 
 
 def test_a_transfer_retried_after_the_purge_is_a_replay(api, holder, funded):
@@ -775,5 +839,7 @@ def test_a_deposit_past_what_the_ledger_holds_is_422_naming_the_amount(api, fund
         AccountBalance.objects.filter(account__reference=funded).update(
             balance=BALANCE_LIMIT - Decimal("10.00")  # 15 significant digits (SQLite)
         )
-    body = problem(api.post(f"{BASE}/{funded}/deposits", {"amount": "20.00"}), 422)
+    body = problem(
+        api.post(f"{BASE}/{funded}/deposits", {"amount": "20.00", "description": "test"}), 422
+    )
     assert body["detail"].startswith(f"20.00 EUR would take the balance of {funded} beyond")

@@ -30,7 +30,9 @@ def test_concurrent_retries_of_a_deposit_post_once(tenant):
 
     def retry():
         response = ApiClient(api.raw_key).post(
-            f"{BASE}/{ref}/deposits", {"amount": "25.00"}, headers={"Idempotency-Key": "race"}
+            f"{BASE}/{ref}/deposits",
+            {"amount": "25.00", "description": "test"},
+            headers={"Idempotency-Key": "race"},
         )
         return response.status_code, response.get("Idempotent-Replayed", ""), response.json()
 
@@ -52,8 +54,8 @@ def test_concurrent_retries_of_a_transfer_post_once(tenant):
     holder = holder_of(tenant)
     source = open_account(api, holder)["reference"]
     target = open_account(api, holder)["reference"]
-    api.post(f"{BASE}/{source}/deposits", {"amount": "10.00"})
-    body = {"from_account": source, "to_account": target, "amount": "7.00"}
+    api.post(f"{BASE}/{source}/deposits", {"amount": "10.00", "description": "test"})
+    body = {"from_account": source, "to_account": target, "amount": "7.00", "description": "test"}
 
     def retry():
         response = ApiClient(api.raw_key).post(
@@ -79,8 +81,8 @@ def test_random_transfers_and_racing_withdrawals_through_the_api(tenant):
     pool = [open_account(api, holder, overdraft_limit=limit)["reference"] for limit in limits]
     target = open_account(api, holder)["reference"]
     for ref in pool:
-        api.post(f"{BASE}/{ref}/deposits", {"amount": "500.00"})
-    api.post(f"{BASE}/{target}/deposits", {"amount": "100.00"})
+        api.post(f"{BASE}/{ref}/deposits", {"amount": "500.00", "description": "test"})
+    api.post(f"{BASE}/{target}/deposits", {"amount": "100.00", "description": "test"})
 
     def post(path, body):
         headers = {"Idempotency-Key": str(uuid.uuid4())}
@@ -95,12 +97,20 @@ def test_random_transfers_and_racing_withdrawals_through_the_api(tenant):
         for _ in range(40):
             source, destination = rng.sample(pool, 2)
             amount = f"{Decimal(rng.randint(1, 40000)) / 100:.2f}"
-            body = {"from_account": source, "to_account": destination, "amount": amount}
+            body = {
+                "from_account": source,
+                "to_account": destination,
+                "amount": amount,
+                "description": "test",
+            }
             statuses.append(post("/api/v1/transfers", body))
         return statuses
 
     def withdrawals():
-        return [post(f"{BASE}/{target}/withdrawals", {"amount": "10.00"}) for _ in range(20)]
+        return [
+            post(f"{BASE}/{target}/withdrawals", {"amount": "10.00", "description": "test"})
+            for _ in range(20)
+        ]
 
     outcomes = run_concurrently(
         *[lambda seed=seed: transfers(seed) for seed in range(6)], withdrawals, withdrawals
@@ -155,7 +165,9 @@ def test_a_deadlocked_idempotent_deposit_is_rerun_not_answered_500(tenant, monke
     flaky, calls = _deadlocking_once(api_module.services.deposit)
     monkeypatch.setattr(api_module.services, "deposit", flaky)
     response = api.post(
-        f"{BASE}/{ref}/deposits", {"amount": "5.00"}, headers={"Idempotency-Key": "dl-1"}
+        f"{BASE}/{ref}/deposits",
+        {"amount": "5.00", "description": "test"},
+        headers={"Idempotency-Key": "dl-1"},
     )
     assert response.status_code == 201, response.content
     assert len(calls) == 2
@@ -173,7 +185,7 @@ def test_a_deadlocked_transfer_without_a_key_is_rerun(tenant, monkeypatch):
     holder = holder_of(tenant)
     source = open_account(api, holder)["reference"]
     target = open_account(api, holder)["reference"]
-    api.post(f"{BASE}/{source}/deposits", {"amount": "10.00"})
+    api.post(f"{BASE}/{source}/deposits", {"amount": "10.00", "description": "test"})
 
     def deadlocked(**kwargs):
         error = OperationalError("deadlock detected")
@@ -189,7 +201,8 @@ def test_a_deadlocked_transfer_without_a_key_is_rerun(tenant, monkeypatch):
 
     monkeypatch.setattr(api_module.services, "transfer", flaky)
     response = api.post(
-        "/api/v1/transfers", {"from_account": source, "to_account": target, "amount": "4.00"}
+        "/api/v1/transfers",
+        {"from_account": source, "to_account": target, "amount": "4.00", "description": "test"},
     )
     assert response.status_code == 201, response.content
     assert len(attempts) == 2
@@ -211,7 +224,9 @@ def test_a_persistent_deadlock_makes_the_bounded_attempts_then_answers_503(tenan
         raise error
 
     monkeypatch.setattr(rules, "check_can_post", deadlocked)  # inside the real service
-    response = api.post(f"{BASE}/{ref}/deposits", {"amount": "5.00"})  # no key: no outer atomic
+    response = api.post(
+        f"{BASE}/{ref}/deposits", {"amount": "5.00", "description": "test"}
+    )  # no key: no outer atomic
     assert response.status_code == 503, response.content
     assert response["Content-Type"] == "application/problem+json"
     assert response["Retry-After"] == "1"

@@ -128,19 +128,20 @@ def _check_accounts(api, tenant, check):
     assert isinstance(page["next_cursor"], str)
 
     posting = check(
-        api.post(f"/api/v1/accounts/{ref}/deposits", {"amount": "50.00"}),
+        api.post(f"/api/v1/accounts/{ref}/deposits", {"amount": "50.00", "description": "test"}),
         "POST",
         "/accounts/{ref}/deposits",
     )
     assert posting["kind"] == "deposit" and posting["balance_after"] == "50.00"
     check(
-        api.post(f"/api/v1/accounts/{ref}/withdrawals", {"amount": "5.00"}),
+        api.post(f"/api/v1/accounts/{ref}/withdrawals", {"amount": "5.00", "description": "test"}),
         "POST",
         "/accounts/{ref}/withdrawals",
     )
     moved = check(
         api.post(
-            "/api/v1/transfers", {"from_account": ref, "to_account": other_ref, "amount": "1.00"}
+            "/api/v1/transfers",
+            {"from_account": ref, "to_account": other_ref, "amount": "1.00", "description": "test"},
         ),
         "POST",
         "/transfers",
@@ -167,7 +168,7 @@ def _check_accounts(api, tenant, check):
     for action, status in (("freeze", "frozen"), ("unfreeze", "active")):
         answer = check(api.post(f"/api/v1/accounts/{ref}/{action}"), "POST", f"{one}/{action}")
         assert answer["status"] == status
-    api.post(f"/api/v1/accounts/{other_ref}/withdrawals", {"amount": "1.00"})
+    api.post(f"/api/v1/accounts/{other_ref}/withdrawals", {"amount": "1.00", "description": "test"})
     closed = check(api.post(f"/api/v1/accounts/{other_ref}/close"), "POST", f"{one}/close")
     assert closed["status"] == "closed" and closed["closed_on"]
 
@@ -272,7 +273,7 @@ def _check_lending(api, tenant, check):
         (
             "post",
             "/api/v1/transfers",
-            {"from_account": "ACC-1", "to_account": "ACC-2", "amount": 1},
+            {"from_account": "ACC-1", "to_account": "ACC-2", "amount": 1, "description": "test"},
             "/transfers",
             400,
         ),
