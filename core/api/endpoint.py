@@ -312,6 +312,8 @@ class ApiView(View):
             if errors:
                 raise validation_error(errors)
             data = flatten_nested(op.request_form, data)
+        elif data:  # an operation that takes no body: what is sent is not silently dropped
+            raise validation_error({name: ["Unknown field."] for name in data})
         return data
 
     def _respond(self, request, handler, op, args, kwargs):

@@ -229,6 +229,10 @@ def test_patch_overdraft_limit_moves_available_balance(api, funded):
 
 
 def test_freeze_unfreeze_and_close(api, funded):
+    # They take no body: fields sent are refused, never silently dropped.
+    refused = problem(api.post(f"{BASE}/{funded}/freeze", {"reason": "fraud"}), 400)
+    assert refused["errors"] == {"reason": ["Unknown field."]}
+    assert api.get(f"{BASE}/{funded}").json()["status"] == "active"
     assert api.post(f"{BASE}/{funded}/freeze").json()["status"] == "frozen"
     assert problem(api.post(f"{BASE}/{funded}/freeze"), 409)["type"].endswith("/conflict")
     for movement in ("deposits", "withdrawals"):
