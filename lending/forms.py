@@ -164,6 +164,13 @@ class CollateralForm(forms.Form):
     def clean_currency(self):
         return self.cleaned_data["currency"].upper()
 
+    def clean(self):
+        cleaned = super().clean()
+        currency = cleaned.get("currency")
+        if currency and "currency" not in self.errors:  # an unknown code: the rule names it
+            _amount_in(self, "value", currency)
+        return cleaned
+
     def clean_guarantor(self):
         reference = self.cleaned_data["guarantor"]
         if not reference:

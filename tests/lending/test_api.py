@@ -687,6 +687,7 @@ def test_the_loan_shows_its_loan_to_value_now_and_as_of(api, tenant, pending):
         ({"value": 18000}, "value"),
         ({"value": "0"}, "value"),
         ({"value": "1.001"}, "value"),
+        ({"value": "18000.000"}, "value"),  # three places written for EUR
         ({"currency": "XYZ"}, "currency"),
         ({"type": "jewels"}, "type"),
         ({"description": ""}, "description"),
