@@ -166,9 +166,8 @@ class CollateralForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        currency = cleaned.get("currency")
-        if currency and "currency" not in self.errors:  # an unknown code: the rule names it
-            _amount_in(self, "value", currency)
+        # A code in no use still gets here; the service's rule then names `currency`.
+        _amount_in(self, "value", cleaned.get("currency"))
         return cleaned
 
     def clean_guarantor(self):

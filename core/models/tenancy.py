@@ -75,11 +75,12 @@ class StaffMembership(models.Model):
     def natural_key(self):
         return (self.user.get_username(),)
 
+    natural_key.dependencies = ["auth.user", "core.tenant"]
+
     @staticmethod
     def tenant_of(user):
         """The bank `user` works for, or None (a platform operator, or no membership): the one
-        way the back office reads it (the middleware, the lockout, the staff audit)."""
+        way the back office reads it (the middleware, the admin site, the lockout, the staff
+        audit)."""
         membership = getattr(user, "staff_membership", None)  # reverse one-to-one: may be absent
         return membership.tenant if membership is not None else None
-
-    natural_key.dependencies = ["auth.user", "core.tenant"]
